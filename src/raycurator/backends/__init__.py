@@ -1,0 +1,1 @@
+"""Backends: executors that run pipelines, one folder per backend."""

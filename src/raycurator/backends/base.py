@@ -1,0 +1,113 @@
+"""Backend-neutral pieces: worker context, the base stage adapter, the executor interface."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from raycurator.errors import StageExecutionError
+from raycurator.perf import StageTimer
+from raycurator.stages.base import ProcessingStage
+from raycurator.tasks import EmptyTask, Task
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class NodeInfo:
+    """The node a worker runs on."""
+
+    node_id: str = ""
+
+
+@dataclass
+class WorkerMetadata:
+    """The worker (actor or process) running a stage, and what it was given."""
+
+    worker_id: str = ""
+    allocation: Any = None
+
+
+class BaseStageAdapter:
+    """Runs one stage for a backend: delegates life-cycle calls and times every batch."""
+
+    def __init__(self, stage: ProcessingStage) -> None:
+        self.stage = stage
+        self._timer = StageTimer(stage.name)
+        self.last_output_counts: list[int] | None = None
+
+    def process_batch(self, tasks: list[Task]) -> list[Task]:
+        """Run the stage's `process_batch`, attach one `StagePerfStats` to every output task."""
+        self.stage._consume_custom_metrics()
+        self.stage._consume_output_counts()
+        self._timer.reinit(sum(t.data_size_bytes() for t in tasks))
+        with self._timer.time_process(len(tasks)):
+            outputs = self.stage.process_batch(tasks)
+        if outputs is None:
+            outputs = []
+        elif not isinstance(outputs, list):
+            outputs = [outputs]
+        stats = self._timer.log_stats(self.stage._consume_custom_metrics())
+        for task in outputs:
+            task.add_stage_perf(stats)
+        self.last_output_counts = self.stage._consume_output_counts()
+        return outputs
+
+    def setup_on_node(self, node_info: NodeInfo | None = None, worker_metadata: WorkerMetadata | None = None) -> None:
+        """Delegate the once-per-node set-up to the stage."""
+        self.stage.setup_on_node(node_info, worker_metadata)
+
+    def setup(self, worker_metadata: WorkerMetadata | None = None) -> None:
+        """Delegate the once-per-worker set-up to the stage."""
+        self.stage.setup(worker_metadata)
+
+    def teardown(self) -> None:
+        """Delegate the worker's tear-down to the stage."""
+        self.stage.teardown()
+
+
+def effective_batch_size(stage: ProcessingStage) -> int:
+    """The stage's batch size, 1 when it declares none."""
+    size = stage.batch_size
+    return 1 if size is None else int(size)
+
+
+def iter_batches(tasks: list[Task], size: int) -> Iterator[list[Task]]:
+    """Consecutive slices of `tasks` of at most `size`."""
+    for start in range(0, len(tasks), max(1, size)):
+        yield tasks[start : start + size]
+
+
+def starting_tasks(initial_tasks: list[Task] | None) -> list[Task]:
+    """The tasks a run starts from: the given ones, or the empty start token."""
+    return [EmptyTask] if initial_tasks is None else list(initial_tasks)
+
+
+def stage_error(stage: ProcessingStage, tasks: list[Task], error: BaseException) -> StageExecutionError:
+    """A `StageExecutionError` naming the stage, the batch's tasks and files, with the traceback."""
+    files: list[str] = []
+    for task in tasks:
+        files.extend(f for f in task.source_files if f not in files)
+    return StageExecutionError(
+        stage_name=stage.name,
+        task_ids=[t.task_id for t in tasks],
+        source_files=files,
+        error_type=type(error).__name__,
+        error_message=str(error),
+        traceback_text="".join(traceback.format_exception(error)),
+    )
+
+
+class BaseExecutor(ABC):
+    """Runs a list of (already built) stages over initial tasks."""
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        self.config: dict[str, Any] = dict(config or {})
+
+    @abstractmethod
+    def execute(self, stages: list[ProcessingStage], initial_tasks: list[Task] | None = None) -> list[Task]:
+        """Run the stages in order and return the final stage's output tasks."""

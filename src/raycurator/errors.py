@@ -1,0 +1,61 @@
+"""Exceptions raised by raycurator; each message says what to fix."""
+
+from __future__ import annotations
+
+
+class RayCuratorError(Exception):
+    """Base class of raycurator's errors."""
+
+
+class StageInputError(RayCuratorError, ValueError):
+    """A task handed to a stage lacks what the stage declares it needs."""
+
+
+class PipelineConfigError(RayCuratorError, ValueError):
+    """A pipeline, stage or executor is configured in a way that cannot run."""
+
+
+class InsufficientResourcesError(RayCuratorError):
+    """The cluster cannot host even one worker of a stage."""
+
+
+class StageExecutionError(RayCuratorError):
+    """A stage raised while processing a batch; names the stage, tasks and files involved."""
+
+    def __init__(
+        self,
+        stage_name: str,
+        task_ids: list[str],
+        source_files: list[str],
+        error_type: str,
+        error_message: str,
+        traceback_text: str = "",
+    ) -> None:
+        self.stage_name = stage_name
+        self.task_ids = list(task_ids)
+        self.source_files = list(source_files)
+        self.error_type = error_type
+        self.error_message = error_message
+        self.traceback_text = traceback_text
+        files = ", ".join(source_files[:5]) + (" ..." if len(source_files) > 5 else "")
+        ids = ", ".join(task_ids[:10]) + (" ..." if len(task_ids) > 10 else "")
+        message = f"stage '{stage_name}' failed on task(s) [{ids}]"
+        if files:
+            message += f" from file(s) [{files}]"
+        message += f": {error_type}: {error_message}"
+        if traceback_text:
+            message += f"\n--- original traceback ---\n{traceback_text.rstrip()}"
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple:
+        return (
+            type(self),
+            (
+                self.stage_name,
+                self.task_ids,
+                self.source_files,
+                self.error_type,
+                self.error_message,
+                self.traceback_text,
+            ),
+        )

@@ -1,0 +1,5 @@
+"""Pipelines: chains of stages."""
+
+from raycurator.pipeline.pipeline import Pipeline
+
+__all__ = ["Pipeline"]

@@ -1,0 +1,67 @@
+"""The task base class: one unit of data moving between stages."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from raycurator.perf import StagePerfStats
+
+T = TypeVar("T")
+
+
+@dataclass
+class Task(ABC, Generic[T]):
+    """A batch of data with an id, the dataset it belongs to, and bookkeeping.
+
+    `_stage_perf` collects one `StagePerfStats` per stage the task went through (in stage
+    order); `_metadata` carries small facts such as `source_files`.
+    """
+
+    task_id: str
+    dataset_name: str
+    data: T
+    _stage_perf: list[StagePerfStats] = field(default_factory=list)
+    _metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    @abstractmethod
+    def num_items(self) -> int:
+        """Number of items (documents, files, ...) held by the task."""
+
+    @abstractmethod
+    def validate(self) -> bool:
+        """Whether the task's data is well formed."""
+
+    def add_stage_perf(self, perf_stats: StagePerfStats) -> None:
+        """Record the figures of one stage that processed (or produced) this task."""
+        self._stage_perf.append(perf_stats)
+
+    @property
+    def source_files(self) -> list[str]:
+        """The input files this task's data came from (empty when unknown)."""
+        return list(self._metadata.get("source_files", []))
+
+    def data_size_bytes(self) -> int:
+        """Approximate in-memory size of the data (0 when unknown)."""
+        return 0
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(task_id={self.task_id!r}, dataset_name={self.dataset_name!r}, " \
+            f"num_items={self.num_items})"
+
+
+@dataclass(repr=False)
+class _EmptyTask(Task[None]):
+    """The start token handed to a pipeline's first stage when no tasks are given."""
+
+    @property
+    def num_items(self) -> int:
+        return 0
+
+    def validate(self) -> bool:
+        return True
+
+
+EmptyTask = _EmptyTask(task_id="empty", dataset_name="empty", data=None)

@@ -95,7 +95,9 @@ def default_executor() -> BaseExecutor:
     """The executor `Pipeline.run()` uses when none is given."""
     try:
         from raycurator.backends.ray_actor_pool import RayActorPoolExecutor
-    except ImportError:  # the Ray backend is not installed
+    except ImportError as error:  # the Ray backend is not there (yet)
+        if error.name != "raycurator.backends.ray_actor_pool":
+            raise  # the backend exists but is broken: do not hide that behind a silent fallback
         from raycurator.backends.local import LocalExecutor
 
         return LocalExecutor()

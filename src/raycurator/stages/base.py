@@ -65,7 +65,7 @@ class ProcessingStage(Generic[X, Y], metaclass=StageMeta):
 
     @name.setter
     def name(self, value: str) -> None:
-        self._name = value
+        object.__setattr__(self, "_name", value)  # also works on frozen dataclass stages
 
     @property
     def resources(self) -> Resources:
@@ -75,7 +75,7 @@ class ProcessingStage(Generic[X, Y], metaclass=StageMeta):
 
     @resources.setter
     def resources(self, value: Resources) -> None:
-        self._resources = value
+        object.__setattr__(self, "_resources", value)
 
     @property
     def batch_size(self) -> int | None:
@@ -84,7 +84,7 @@ class ProcessingStage(Generic[X, Y], metaclass=StageMeta):
 
     @batch_size.setter
     def batch_size(self, value: int | None) -> None:
-        self._batch_size = value
+        object.__setattr__(self, "_batch_size", value)
 
     # -- processing ---------------------------------------------------------------------------
     @abstractmethod
@@ -106,7 +106,7 @@ class ProcessingStage(Generic[X, Y], metaclass=StageMeta):
             else:
                 outputs.append(result)
                 counts.append(1)
-        self._output_counts = counts
+        object.__setattr__(self, "_output_counts", counts)
         return outputs
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -167,7 +167,9 @@ class ProcessingStage(Generic[X, Y], metaclass=StageMeta):
         """A configured copy of this stage; the original is left unchanged."""
         if resources is not None and not isinstance(resources, Resources):
             raise TypeError(f"stage '{self.name}': resources must be a Resources, got {type(resources).__name__}")
-        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        if batch_size is not None and (
+            not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1
+        ):
             raise PipelineConfigError(f"stage '{self.name}': batch_size must be a positive int, got {batch_size!r}")
         clone = copy.deepcopy(self)
         for attr, value in (("name", name), ("resources", resources), ("batch_size", batch_size)):
@@ -246,7 +248,7 @@ class CompositeStage(ProcessingStage[X, Y]):
         clone = copy.deepcopy(self)
         operations = list(getattr(self, "_with_operations", []))
         operations.append(dict(stage_with_dict or {}))
-        clone._with_operations = operations
+        object.__setattr__(clone, "_with_operations", operations)
         return clone
 
     def decompose_and_apply_with(self) -> list[ProcessingStage]:

@@ -1,0 +1,167 @@
+"""RayActorPoolExecutor: runs a pipeline on pools of Ray actors, streaming by default."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from raycurator.backends.base import BaseExecutor, effective_batch_size, starting_tasks
+from raycurator.backends.failures import FailureLedger
+from raycurator.backends.progress import ProgressReporter
+from raycurator.backends.ray_actor_pool.adapter import task_meta
+from raycurator.backends.ray_actor_pool.config import ActorPoolConfig
+from raycurator.backends.ray_actor_pool.runtime import PoolRuntime
+from raycurator.backends.ray_actor_pool.scheduling.capacity import NodeCapacity
+from raycurator.backends.ray_actor_pool.scheduling.items import Item
+from raycurator.backends.ray_actor_pool.scheduling.operators import StageSpec
+from raycurator.backends.ray_actor_pool.scheduling.scheduler import SchedulerConfig, StreamingScheduler
+from raycurator.backends.ray_cluster import ClusterNode, RayConnection, alive_nodes, ray_gpus, run_setup_on_nodes
+from raycurator.backends.report import RunReport
+from raycurator.errors import InsufficientResourcesError, PipelineConfigError, StageExecutionError
+from raycurator.stages.base import ProcessingStage, RayStageSpecKeys
+from raycurator.tasks import Task
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LOG_DIR = "raycurator_runs"
+
+
+class RayActorPoolExecutor(BaseExecutor):
+    """Runs stages on pools of Ray actors.
+
+    Streaming (default): every stage's pool lives for the whole run and a task moves on as soon
+    as it is produced, so stages overlap; payloads stay in Ray's object store and the driver
+    sees only references and small metadata. Output order is not guaranteed.
+    `mode="stage_by_stage"` runs one stage at a time instead.
+    """
+
+    def __init__(
+        self, config: dict[str, Any] | None = None, ignore_head_node: bool = False, show_progress: bool = True
+    ) -> None:
+        super().__init__(config)
+        self.options = ActorPoolConfig.from_dict(self.config)
+        self.ignore_head_node = ignore_head_node
+        self.show_progress = show_progress
+        self.last_report: RunReport | None = None
+
+    # -- set-up helpers ---------------------------------------------------------------------------
+    def _spec(self, stage: ProcessingStage) -> StageSpec:
+        ray_spec = stage.ray_stage_spec()
+        kind = "shuffle" if ray_spec.get("is_shuffle") else "barrier" if stage.is_barrier else "map"
+        on_error = self.options.stage_on_error.get(stage.name) or ray_spec.get(RayStageSpecKeys.ON_ERROR)
+        return StageSpec(
+            name=stage.name,
+            cpus=float(stage.resources.cpus),
+            gpus=ray_gpus(stage),
+            batch_size=effective_batch_size(stage),
+            max_workers=stage.num_workers(),
+            on_error=on_error or self.options.on_error,
+            max_task_retries=int(ray_spec.get(RayStageSpecKeys.MAX_TASK_RETRIES, self.options.max_task_retries)),
+            kind=kind,
+            num_partitions=getattr(stage, "num_partitions", None) if kind == "shuffle" else None,
+        )
+
+    def _capacities(self, nodes: list[ClusterNode]) -> list[NodeCapacity]:
+        capacities = [NodeCapacity(n.node_id, n.cpus, n.gpus) for n in nodes]
+        cpus_left, gpus_left = self.options.reserved_cpus, self.options.reserved_gpus
+        for capacity in capacities:  # head node first (alive_nodes sorts it first)
+            take_cpus, take_gpus = min(cpus_left, capacity.cpus), min(gpus_left, capacity.gpus)
+            capacity.cpus -= take_cpus
+            capacity.gpus -= take_gpus
+            cpus_left -= take_cpus
+            gpus_left -= take_gpus
+        usable = [c for c in capacities if c.cpus > 0 or c.gpus > 0]
+        if not usable:
+            raise InsufficientResourcesError(
+                f"no CPUs or GPUs left after reserved_cpus={self.options.reserved_cpus}, "
+                f"reserved_gpus={self.options.reserved_gpus} on nodes "
+                f"{[(n.node_id[:12], n.cpus, n.gpus) for n in nodes]}"
+            )
+        return usable
+
+    def _run_dir(self) -> Path:
+        base = self.options.log_dir or os.environ.get("RAYCURATOR_LOG_DIR") or DEFAULT_LOG_DIR
+        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        return Path(base) / run_id
+
+    # -- the run ------------------------------------------------------------------------------------
+    def execute(self, stages: list[ProcessingStage], initial_tasks: list[Task] | None = None) -> list[Task]:
+        """Run `stages` over `initial_tasks` (default: the empty start token)."""
+        if not stages:
+            raise PipelineConfigError("RayActorPoolExecutor.execute needs at least one stage")
+        tasks = starting_tasks(initial_tasks)
+        specs = [self._spec(stage) for stage in stages]
+        run_dir = self._run_dir()
+        report = RunReport(run_id=run_dir.name, executor=type(self).__name__, mode=self.options.mode,
+                           log_dir=str(run_dir))
+        self.last_report = report
+        ledger = FailureLedger(run_dir / "failures.jsonl")
+        results: list[Task] = []
+        scheduler: StreamingScheduler | None = None
+        try:
+            with RayConnection(self.options.address, self.options.runtime_env, self.options.num_cpus,
+                               self.options.ray_init_kwargs):
+                nodes = alive_nodes(self.ignore_head_node)
+                if not nodes:
+                    raise InsufficientResourcesError(
+                        "no alive node to run on" + (" besides the head node (ignore_head_node=True)"
+                                                     if self.ignore_head_node else "")
+                    )
+                scheduler = StreamingScheduler(
+                    specs,
+                    self._capacities(nodes),
+                    SchedulerConfig(mode=self.options.mode, queue_limit_items=self.options.queue_limit_items,
+                                    queue_limit_bytes=self.options.queue_limit_bytes,
+                                    pipeline_depth=self.options.pipeline_depth),
+                )
+                report.stages = scheduler.counters
+                run_setup_on_nodes(stages, nodes)
+                progress = ProgressReporter(self.show_progress, self.options.progress_interval_s)
+                runtime = PoolRuntime(stages, scheduler, self.options.runtime_env, progress,
+                                      self.options.teardown_timeout_s, run_id=run_dir.name)
+                try:
+                    runtime.run(self._initial_items(tasks))
+                finally:
+                    runtime.shutdown()
+                    progress.close(scheduler.snapshot())
+                    for failure in scheduler.skipped:
+                        ledger.record(failure)
+                if scheduler.fatal is not None:
+                    fatal = scheduler.fatal
+                    raise StageExecutionError(fatal.stage, fatal.task_id.split(", "), fatal.source_files,
+                                              fatal.error_type, fatal.message, fatal.traceback)
+                if self.options.return_results:
+                    results = _fetch(scheduler.results)
+            report.status = "succeeded"
+        except BaseException as error:
+            report.status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+            report.error = f"{type(error).__name__}: {error}".split("\n--- original traceback")[0]
+            raise
+        finally:
+            report.finished_at = time.time()
+            if ledger.count:
+                report.failure_ledger = str(ledger.path)
+                logger.warning("%d task(s) failed and were skipped; see %s", ledger.count, ledger.path)
+            try:
+                report.write(run_dir)
+            except OSError as error:
+                logger.warning("could not write the run report to %s: %s", run_dir, error)
+        return results
+
+    @staticmethod
+    def _initial_items(tasks: list[Task]) -> list[Item]:
+        ref = ray.put(tasks)
+        return [Item(ref, index, task_meta(task)) for index, task in enumerate(tasks)]
+
+
+def _fetch(items: list[Item]) -> list[Task]:
+    """The tasks behind `items`, fetched once per object."""
+    unique = list({id(item.ref): item.ref for item in items}.values())
+    values = dict(zip((id(r) for r in unique), ray.get(unique), strict=True)) if unique else {}
+    return [values[id(item.ref)] if item.index is None else values[id(item.ref)][item.index] for item in items]

@@ -1,0 +1,201 @@
+"""The thin Ray layer: turns the scheduler's decisions into actors and calls, and results into events."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+
+from raycurator.backends.progress import ProgressReporter
+from raycurator.backends.ray_actor_pool.adapter import (
+    RayActorPoolStageAdapter,
+    ShuffleStageAdapter,
+    actor_class_for,
+)
+from raycurator.backends.ray_actor_pool.scheduling.items import Batch, Item
+from raycurator.backends.ray_actor_pool.scheduling.scheduler import StreamingScheduler
+from raycurator.backends.ray_cluster import pinned, ray_gpus
+from raycurator.stages.base import ProcessingStage
+
+logger = logging.getLogger(__name__)
+
+_ACTOR_GONE = (RayActorError,)
+
+
+@dataclass
+class _Call:
+    batch: Batch
+    actor_id: str
+    payload: list[Any]
+
+
+def adapter_class_for(stage: ProcessingStage) -> type[RayActorPoolStageAdapter]:
+    """The adapter class that runs `stage`: shuffles get their own."""
+    return ShuffleStageAdapter if stage.ray_stage_spec().get("is_shuffle") else RayActorPoolStageAdapter
+
+
+class PoolRuntime:
+    """Owns the Ray actors of one run and the calls in flight."""
+
+    def __init__(
+        self,
+        stages: list[ProcessingStage],
+        scheduler: StreamingScheduler,
+        runtime_env: dict[str, Any] | None = None,
+        progress: ProgressReporter | None = None,
+        teardown_timeout_s: float = 30.0,
+        run_id: str = "",
+    ) -> None:
+        self.run_id = run_id
+        self.stages = stages
+        self.scheduler = scheduler
+        self.runtime_env = runtime_env
+        self.progress = progress
+        self.teardown_timeout_s = teardown_timeout_s
+        self._classes: dict[int, Any] = {}
+        self._stage_refs: dict[int, Any] = {}
+        self.handles: dict[str, Any] = {}
+        self._starting: dict[Any, str] = {}
+        self._calls: dict[Any, _Call] = {}
+        self._stopping: list[tuple[Any, Any, str]] = []
+
+    # -- actors --------------------------------------------------------------------------------
+    def _actor_class(self, index: int) -> Any:
+        if index not in self._classes:
+            stage = self.stages[index]
+            self._classes[index] = ray.remote(actor_class_for(stage, adapter_class_for(stage)))
+            self._stage_refs[index] = ray.put(stage)
+        return self._classes[index]
+
+    def _create(self, actor_id: str, index: int, node_id: str) -> None:
+        stage = self.stages[index]
+        options: dict[str, Any] = {
+            "num_cpus": 0,
+            "num_gpus": ray_gpus(stage),
+            "scheduling_strategy": pinned(node_id),
+            "max_restarts": 0,
+            "max_concurrency": 1,
+            "name": f"raycurator-{self.run_id}-{actor_id}",
+        }
+        if self.runtime_env:
+            options["runtime_env"] = self.runtime_env
+        handle = self._actor_class(index).options(**options).remote(self._stage_refs[index])
+        self.handles[actor_id] = handle
+        self._starting[handle.ready.remote()] = actor_id
+
+    def _stop(self, actor_id: str) -> None:
+        handle = self.handles.pop(actor_id, None)
+        if handle is not None:
+            self._stopping.append((handle.teardown.remote(), handle, actor_id))
+
+    def _reap_stopped(self, force: bool = False) -> None:
+        """Kill actors whose teardown returned (all of them when `force`)."""
+        if not self._stopping:
+            return
+        refs = [ref for ref, _, _ in self._stopping]
+        done, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+        finished = set(done)
+        still = []
+        for ref, handle, actor_id in self._stopping:
+            if ref in finished or force:
+                if ref in finished:
+                    try:
+                        ray.get(ref)
+                    except Exception as error:  # teardown failures are logged, never fatal
+                        logger.warning("teardown of actor %s failed: %s", actor_id, error)
+                ray.kill(handle, no_restart=True)
+            else:
+                still.append((ref, handle, actor_id))
+        self._stopping = still
+
+    # -- calls ----------------------------------------------------------------------------------
+    def _submit(self, batch: Batch) -> None:
+        assert batch.actor_id is not None
+        handle = self.handles[batch.actor_id]
+        op_spec = self.scheduler.specs[batch.stage_index]
+        args = [(item.ref, item.index) for item in batch.items]
+        method = getattr(handle, batch.method).options(num_returns=batch.num_returns)
+        refs = method.remote(args, isolate_failures=op_spec.on_error == "skip", **batch.kwargs)
+        refs = list(refs) if isinstance(refs, list | tuple) else [refs]
+        self._calls[refs[-1]] = _Call(batch, batch.actor_id, refs[:-1])
+
+    def _on_call_ready(self, ref: Any) -> None:
+        call = self._calls.pop(ref)
+        try:
+            summary = ray.get(ref)
+        except _ACTOR_GONE as error:
+            if call.actor_id in self.scheduler.actors:
+                logger.warning("actor %s died (%s); replacing it and retrying its batches",
+                               call.actor_id, type(error).__name__)
+                self.handles.pop(call.actor_id, None)
+                self.scheduler.on_actor_died(call.actor_id)
+            return
+        except RayTaskError as error:
+            cause = error.cause if getattr(error, "cause", None) is not None else error
+            self.scheduler.on_batch_crashed(call.batch.batch_id, type(cause).__name__, str(cause), str(error))
+            return
+        self.scheduler.on_batch_done(call.batch.batch_id, call.payload, summary)
+
+    def _on_actor_ready(self, ref: Any) -> None:
+        actor_id = self._starting.pop(ref)
+        try:
+            ray.get(ref)
+        except (RayActorError, RayTaskError) as error:
+            cause = getattr(error, "cause", None) or error
+            self.handles.pop(actor_id, None)
+            self.scheduler.on_actor_start_failed(actor_id, type(cause).__name__, str(cause),
+                                                 "".join(traceback.format_exception(error)))
+            return
+        if actor_id in self.scheduler.actors:
+            self.scheduler.on_actor_ready(actor_id)
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def run(self, initial: list[Item]) -> None:
+        """Drive the scheduler until every stage is finished or the run failed."""
+        scheduler = self.scheduler
+        scheduler.add_initial(initial)
+        while not scheduler.done:
+            for request in scheduler.plan_actors():
+                self._create(request.actor_id, request.stage_index, request.node_id)
+            for batch in scheduler.next_dispatches():
+                self._submit(batch)
+            for actor_id in scheduler.actors_to_stop():
+                self._stop(actor_id)
+            self._reap_stopped()
+            waiting = list(self._calls) + list(self._starting)
+            if not waiting:
+                if scheduler.done:
+                    break
+                raise RuntimeError(f"scheduler stalled with nothing in flight: {scheduler.snapshot()}")
+            ready, _ = ray.wait(waiting, num_returns=1, timeout=1.0)
+            if ready:
+                more, _ = ray.wait(waiting, num_returns=len(waiting), timeout=0)
+                ready = list({r: None for r in [*ready, *more]})
+            for ref in ready:
+                if ref in self._calls:
+                    self._on_call_ready(ref)
+                elif ref in self._starting:
+                    self._on_actor_ready(ref)
+            if self.progress is not None:
+                self.progress.update(scheduler.snapshot())
+
+    def shutdown(self) -> None:
+        """Tear down and kill every actor of the run (also after errors)."""
+        for actor_id in list(self.handles):
+            self._stop(actor_id)
+        deadline = time.monotonic() + self.teardown_timeout_s
+        while self._stopping and time.monotonic() < deadline:
+            refs = [ref for ref, _, _ in self._stopping]
+            try:
+                ray.wait(refs, num_returns=len(refs), timeout=max(0.0, deadline - time.monotonic()))
+            except GetTimeoutError:
+                pass
+            self._reap_stopped()
+        self._reap_stopped(force=True)
+        self._calls.clear()
+        self._starting.clear()

@@ -1,0 +1,203 @@
+"""Operators: how one stage turns queued input items into batches, and results into items.
+
+`MapOperator` is the common case; `BarrierOperator` waits for all inputs and sends them in
+one call; `ShuffleOperator` runs a map phase (split every input into partitions) and a reduce
+phase (merge each partition). The scheduler drives all of them through the same interface.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, replace
+from typing import Any
+
+from raycurator.backends.ray_actor_pool.scheduling.items import Batch, BatchSummary, Item
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """What the scheduler needs to know about a stage (no stage object, no Ray)."""
+
+    name: str
+    cpus: float = 1.0
+    gpus: float = 0.0
+    batch_size: int = 1
+    max_workers: int | None = None
+    on_error: str = "raise"
+    max_task_retries: int = 3
+    kind: str = "map"  # "map" | "barrier" | "shuffle"
+    num_partitions: int | None = None
+
+
+class Operator:
+    """Input queue and batch making of one stage."""
+
+    def __init__(self, index: int, spec: StageSpec) -> None:
+        self.index = index
+        self.spec = spec
+        self.queue: deque[Item] = deque()
+        self.retry_queue: deque[Batch] = deque()
+        self.in_flight: dict[int, Batch] = {}
+        self.upstream_done = False
+        self.queued_bytes = 0
+
+    # -- inputs ------------------------------------------------------------------------------
+    def add_inputs(self, items: list[Item]) -> None:
+        self.queue.extend(items)
+        self.queued_bytes += sum(i.meta.nbytes for i in items)
+
+    def _take(self, count: int) -> list[Item]:
+        taken = [self.queue.popleft() for _ in range(min(count, len(self.queue)))]
+        self.queued_bytes -= sum(i.meta.nbytes for i in taken)
+        return taken
+
+    # -- batches -----------------------------------------------------------------------------
+    def has_ready_batch(self) -> bool:
+        """Whether `next_batch` would return a batch now."""
+        if self.retry_queue:
+            return True
+        return self._ready_fresh()
+
+    def _ready_fresh(self) -> bool:
+        size = self.spec.batch_size
+        return len(self.queue) >= size or (self.upstream_done and bool(self.queue))
+
+    def next_batch(self) -> Batch | None:
+        """The next batch to submit (retries first), or None."""
+        if self.retry_queue:
+            return self.retry_queue.popleft()
+        if not self._ready_fresh():
+            return None
+        return Batch(stage_index=self.index, items=self._take(self.spec.batch_size))
+
+    def retry(self, batch: Batch) -> None:
+        """Queue a batch again after its actor died."""
+        batch.actor_id = None
+        self.retry_queue.appendleft(batch)
+
+    def outputs_of(self, batch: Batch, refs: list[Any], summary: BatchSummary) -> list[Item]:
+        """The items a finished call hands downstream."""
+        if len(refs) == 1 and len(summary.outputs) != 1:
+            return [Item(refs[0], i, meta) for i, meta in enumerate(summary.outputs)]
+        if len(refs) == 1:
+            return [Item(refs[0], 0, summary.outputs[0])]
+        return [Item(ref, None, meta) for ref, meta in zip(refs, summary.outputs, strict=True)]
+
+    def counts_inputs(self, batch: Batch) -> bool:
+        """Whether this batch's inputs are the stage's inputs (not an internal phase)."""
+        return True
+
+    @property
+    def pending_work(self) -> int:
+        """Queued input items plus batches waiting for a retry."""
+        return len(self.queue) + sum(len(b.items) for b in self.retry_queue)
+
+    def finished(self) -> bool:
+        """Upstream done, nothing queued, nothing in flight."""
+        return self.upstream_done and not self.queue and not self.retry_queue and not self.in_flight
+
+
+class BarrierOperator(Operator):
+    """Sends every input in a single call, once upstream is done."""
+
+    def _ready_fresh(self) -> bool:
+        return self.upstream_done and bool(self.queue)
+
+    def next_batch(self) -> Batch | None:
+        if self.retry_queue:
+            return self.retry_queue.popleft()
+        if not self._ready_fresh():
+            return None
+        return Batch(stage_index=self.index, items=self._take(len(self.queue)))
+
+
+class ShuffleOperator(Operator):
+    """Map phase: each input split into `n` partition pieces; reduce phase: one call per partition."""
+
+    def __init__(self, index: int, spec: StageSpec) -> None:
+        super().__init__(index, spec)
+        self.num_partitions: int | None = None
+        self.pieces: list[list[Item]] | None = None
+        self.maps_total = 0
+        self.maps_done = 0
+        self.reduces_left: list[int] = []
+        self.dataset_name = ""
+
+    def _start(self) -> None:
+        self.num_partitions = self.spec.num_partitions or max(1, len(self.queue))
+        self.pieces = [[] for _ in range(self.num_partitions)]
+        self.maps_total = len(self.queue)
+
+    def _ready_fresh(self) -> bool:
+        if not self.upstream_done:
+            return False
+        if self.pieces is None:
+            return bool(self.queue)
+        if self.queue:
+            return True
+        return self.maps_done == self.maps_total and not self.in_flight and bool(self.reduces_left)
+
+    def next_batch(self) -> Batch | None:
+        if self.retry_queue:
+            return self.retry_queue.popleft()
+        if not self._ready_fresh():
+            return None
+        if self.pieces is None:
+            self._start()
+            self.reduces_left = list(range(self.num_partitions or 0))
+        assert self.num_partitions is not None and self.pieces is not None
+        if self.queue:
+            return Batch(
+                stage_index=self.index,
+                items=self._take(1),
+                method="shuffle_map",
+                num_returns=self.num_partitions + 1,
+                kwargs={"num_partitions": self.num_partitions},
+            )
+        partition = self.reduces_left.pop(0)
+        pieces = self.pieces[partition]
+        if not pieces:  # nothing hashed here: no call needed
+            return self.next_batch() if self.reduces_left else None
+        return Batch(
+            stage_index=self.index,
+            items=pieces,
+            method="shuffle_reduce",
+            num_returns=2,
+            kwargs={"partition_index": partition, "dataset_name": pieces[0].meta.dataset_name},
+        )
+
+    def outputs_of(self, batch: Batch, refs: list[Any], summary: BatchSummary) -> list[Item]:
+        if batch.method != "shuffle_map":
+            return super().outputs_of(batch, refs, summary)
+        assert self.pieces is not None
+        self.maps_done += 1
+        meta = batch.items[0].meta
+        rows = summary.partition_rows or [0] * len(refs)
+        for partition, (ref, count) in enumerate(zip(refs, rows, strict=True)):
+            if count:
+                self.pieces[partition].append(
+                    Item(ref, None, replace(meta, num_items=count, nbytes=0))
+                )
+        return []
+
+    def map_failed(self) -> None:
+        """A map input was dropped (skipped after an error): the reduce phase must not wait for it."""
+        self.maps_done += 1
+
+    def counts_inputs(self, batch: Batch) -> bool:
+        return batch.method == "shuffle_map"
+
+    def finished(self) -> bool:
+        return super().finished() and (self.pieces is None or not self.reduces_left)
+
+
+OPERATOR_KINDS: dict[str, type[Operator]] = {
+    "map": Operator,
+    "barrier": BarrierOperator,
+    "shuffle": ShuffleOperator,
+}
+
+
+def make_operator(index: int, spec: StageSpec) -> Operator:
+    """The operator class registered for the stage's kind."""
+    return OPERATOR_KINDS[spec.kind](index, spec)

@@ -1,0 +1,475 @@
+"""The streaming scheduler: what to submit next, backpressure, retries, actor counts, counters.
+
+A plain Python object driven by events (actor ready/died, batch succeeded/failed); the Ray
+layer turns its decisions into actor calls. Decisions:
+
+- Slots: a batch may start on an idle actor only while its node has CPUs free for it, so a
+  cluster smaller than the sum of the stages' requests still runs every stage (actors ask Ray
+  for no CPUs; the scheduler shares the CPUs among stages as work demands).
+- Priority: downstream stages first, which drains queues and keeps memory bounded.
+- Backpressure: a stage stops getting batches while its downstream queue is over its limit.
+- Scaling: a stage with ready work and no usable actor gets one more actor where a CPU slot is
+  free; every stage keeps at least one actor until it is finished.
+- Retries: a batch whose actor died goes back to the front of its stage's queue, up to the
+  stage's `max_task_retries`; then it fails like an error (raise, or skip to the ledger).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from raycurator.backends.failures import TaskFailure
+from raycurator.backends.ray_actor_pool.scheduling.capacity import ActorState, NodeCapacity, fits, worker_slots
+from raycurator.backends.ray_actor_pool.scheduling.items import Batch, BatchSummary, Item
+from raycurator.backends.ray_actor_pool.scheduling.operators import (
+    Operator,
+    ShuffleOperator,
+    StageSpec,
+    make_operator,
+)
+from raycurator.backends.report import StageCounters
+from raycurator.errors import InsufficientResourcesError
+
+
+@dataclass
+class SchedulerConfig:
+    """Knobs of the scheduling policy."""
+
+    mode: str = "streaming"  # or "stage_by_stage"
+    queue_limit_items: int = 0  # 0: automatic (twice what the downstream pool can take)
+    queue_limit_bytes: int = 1 << 30
+    pipeline_depth: int = 2  # calls queued on one actor, for stages whose batches are short
+    short_batch_s: float = 0.05
+    max_actors_per_node_factor: float = 2.0
+
+
+@dataclass
+class ActorRequest:
+    """Create an actor for stage `stage_index` on node `node_id`, known as `actor_id`."""
+
+    actor_id: str
+    stage_index: int
+    node_id: str
+
+
+class StreamingScheduler:
+    """Keeps the state of a run and decides the next actor creations and batch submissions."""
+
+    def __init__(
+        self,
+        specs: list[StageSpec],
+        nodes: list[NodeCapacity],
+        config: SchedulerConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not nodes:
+            raise InsufficientResourcesError("no usable node in the cluster")
+        self.config = config or SchedulerConfig()
+        self.clock = clock
+        self.specs = specs
+        self.operators: list[Operator] = [make_operator(i, s) for i, s in enumerate(specs)]
+        self.counters = [StageCounters(s.name) for s in specs]
+        self.nodes = {n.node_id: n for n in nodes}
+        self.actors: dict[str, ActorState] = {}
+        self.batches: dict[int, Batch] = {}
+        self.results: list[Item] = []
+        self.skipped: list[TaskFailure] = []
+        self.fatal: TaskFailure | None = None
+        self._actor_ids = itertools.count(1)
+        self._deaths = [0] * len(specs)
+        self._avg_batch_s = [math.inf] * len(specs)
+        self._stopped: list[str] = []
+        for spec in specs:
+            self._check_fits(spec)
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def _check_fits(self, spec: StageSpec) -> None:
+        if any(fits(n, spec.cpus, spec.gpus) for n in self.nodes.values()):
+            return
+        have = ", ".join(f"{n.node_id[:12]}: {n.cpus:g} CPU, {n.gpus:g} GPU" for n in self.nodes.values())
+        raise InsufficientResourcesError(
+            f"stage '{spec.name}' asks for {spec.cpus:g} CPU and {spec.gpus:g} GPU per worker, but no node "
+            f"has that much (usable after reservations: {have}); lower the stage's Resources or add nodes"
+        )
+
+    def add_initial(self, items: list[Item]) -> None:
+        """Hand the run's starting items to the first stage."""
+        first = self.operators[0]
+        first.add_inputs(items)
+        self.counters[0].tasks_in += len(items)
+        first.upstream_done = True
+        self._propagate_done()
+
+    # -- state ----------------------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self.fatal is not None or all(op.finished() for op in self.operators)
+
+    def _active(self, op: Operator) -> bool:
+        """Whether a stage may run now (stage-by-stage mode runs one stage at a time)."""
+        if self.config.mode == "stage_by_stage":
+            return op.upstream_done and not op.finished()
+        return not op.finished()
+
+    def _propagate_done(self) -> None:
+        for previous, op in itertools.pairwise(self.operators):
+            if previous.finished() and not op.upstream_done:
+                op.upstream_done = True
+
+    def stage_actors(self, index: int) -> list[ActorState]:
+        return [a for a in self.actors.values() if a.stage_index == index]
+
+    # -- actors ---------------------------------------------------------------------------------
+    def _max_actors(self, op: Operator) -> int:
+        spec = op.spec
+        total = sum(worker_slots(n, spec.cpus, spec.gpus) for n in self.nodes.values() if fits(n, spec.cpus, spec.gpus))
+        if spec.max_workers:
+            total = min(total, spec.max_workers)
+        if self.config.mode == "stage_by_stage":
+            total = min(total, max(1, self._batches_of_work(op)))
+        return max(1, total)
+
+    def _batches_of_work(self, op: Operator) -> int:
+        if isinstance(op, ShuffleOperator):
+            return max(op.pending_work, op.spec.num_partitions or 0)
+        if op.spec.kind == "barrier":
+            return 1
+        return math.ceil(op.pending_work / max(1, op.spec.batch_size))
+
+    def _node_for(self, op: Operator, need_free_slot: bool) -> NodeCapacity | None:
+        spec = op.spec
+        mine = self.stage_actors(op.index)
+        per_node_cap = {
+            n.node_id: int(self.config.max_actors_per_node_factor * max(n.cpus, 1)) + len(self.operators)
+            for n in self.nodes.values()
+        }
+        candidates = []
+        for node in self.nodes.values():
+            if not fits(node, spec.cpus, spec.gpus) or node.free_gpus + 1e-9 < spec.gpus:
+                continue
+            if need_free_slot and node.free_cpus + 1e-9 < spec.cpus:
+                continue
+            on_node = [a for a in self.actors.values() if a.node_id == node.node_id]
+            if len(on_node) >= per_node_cap[node.node_id]:
+                continue
+            same = sum(1 for a in mine if a.node_id == node.node_id)
+            if same >= worker_slots(node, spec.cpus, spec.gpus):
+                continue
+            candidates.append((same / max(node.cpus, 1e-9), len(on_node), -node.free_cpus, node.node_id))
+        if not candidates:
+            return None
+        return self.nodes[min(candidates)[3]]
+
+    def _request(self, op: Operator, node: NodeCapacity) -> ActorRequest:
+        actor_id = f"{op.index}-{op.spec.name}-{next(self._actor_ids)}"
+        replacement = self._deaths[op.index] > 0
+        if replacement:
+            self._deaths[op.index] -= 1
+        self.actors[actor_id] = ActorState(actor_id, op.index, node.node_id, replacement=replacement)
+        node.gpus_held += op.spec.gpus
+        return ActorRequest(actor_id, op.index, node.node_id)
+
+    def plan_actors(self) -> list[ActorRequest]:
+        """Actors to create now: a first actor for every active stage, more where work waits."""
+        requests: list[ActorRequest] = []
+        if self.fatal is not None:
+            return requests
+        for op in self.operators:
+            if not self._active(op):
+                continue
+            if self.config.mode == "stage_by_stage":
+                while len(self.stage_actors(op.index)) < self._max_actors(op):
+                    node = self._node_for(op, need_free_slot=False)
+                    if node is None:
+                        break
+                    requests.append(self._request(op, node))
+            elif not self.stage_actors(op.index):
+                node = self._node_for(op, need_free_slot=False)
+                if node is not None:
+                    requests.append(self._request(op, node))
+        if self.config.mode == "streaming":
+            requests.extend(self._plan_scale_up())
+        return requests
+
+    def _plan_scale_up(self) -> list[ActorRequest]:
+        requests = []
+        wanting = [
+            op for op in self.operators
+            if self._active(op) and op.has_ready_batch() and not self._blocked(op)
+            and not any(a.idle or not a.ready for a in self.stage_actors(op.index))
+            and len(self.stage_actors(op.index)) < self._max_actors(op)
+        ]
+        wanting.sort(key=lambda op: -op.pending_work)
+        claimed: dict[str, float] = {}
+        for op in wanting:
+            node = self._node_for(op, need_free_slot=True)
+            if node is None or claimed.get(node.node_id, 0.0) + op.spec.cpus > node.free_cpus + 1e-9:
+                continue
+            claimed[node.node_id] = claimed.get(node.node_id, 0.0) + op.spec.cpus
+            requests.append(self._request(op, node))
+        return requests
+
+    def on_actor_ready(self, actor_id: str) -> None:
+        """An actor finished its set-up and can take batches."""
+        actor = self.actors[actor_id]
+        actor.ready = True
+        actor.ready_at = self.clock()
+        counters = self.counters[actor.stage_index]
+        counters.actors_started += 1
+        if actor.replacement:
+            counters.actors_restarted += 1
+
+    def on_actor_start_failed(self, actor_id: str, error_type: str, message: str, traceback_text: str) -> None:
+        """An actor could not start (its stage's `setup` raised): the run fails."""
+        actor = self.actors.pop(actor_id)
+        self.nodes[actor.node_id].gpus_held -= self.specs[actor.stage_index].gpus
+        self.fatal = TaskFailure(
+            stage=self.specs[actor.stage_index].name,
+            task_id="(actor set-up)",
+            error_type=error_type,
+            message=f"worker set-up failed: {message}",
+            traceback=traceback_text,
+        )
+
+    def on_actor_died(self, actor_id: str) -> list[Batch]:
+        """An actor is gone: retry or fail its batches; returns the batches queued again."""
+        actor = self.actors.pop(actor_id, None)
+        if actor is None:
+            return []
+        self._release_actor(actor)
+        self._deaths[actor.stage_index] += 1
+        requeued = []
+        for batch_id in actor.in_flight:
+            batch = self.batches.pop(batch_id)
+            op = self.operators[batch.stage_index]
+            op.in_flight.pop(batch_id, None)
+            batch.attempts += 1
+            self.counters[batch.stage_index].retries += 1
+            if batch.attempts <= op.spec.max_task_retries:
+                op.retry(batch)
+                requeued.append(batch)
+            else:
+                message = (f"the worker running this batch died {batch.attempts} time(s); "
+                           f"max_task_retries={op.spec.max_task_retries} reached")
+                self._fail_batch(batch, "ActorDiedError", message, "")
+        actor.in_flight.clear()
+        self._propagate_done()
+        return requeued
+
+    def _release_actor(self, actor: ActorState) -> None:
+        node = self.nodes[actor.node_id]
+        if actor.in_flight:
+            node.cpus_in_use -= self.specs[actor.stage_index].cpus
+        node.gpus_held -= self.specs[actor.stage_index].gpus
+        if actor.ready:
+            counters = self.counters[actor.stage_index]
+            counters.busy_s += actor.busy_s
+            counters.idle_s += max(0.0, self.clock() - actor.ready_at - actor.busy_s)
+
+    def actors_to_stop(self) -> list[str]:
+        """Actors whose stage is finished (tear them down and kill them)."""
+        stopping = []
+        for actor in list(self.actors.values()):
+            if self.operators[actor.stage_index].finished() and not actor.in_flight:
+                self._release_actor(actor)
+                del self.actors[actor.actor_id]
+                stopping.append(actor.actor_id)
+        return stopping
+
+    # -- batches ----------------------------------------------------------------------------------
+    def _queue_limit(self, op: Operator) -> float:
+        if op.spec.kind != "map":
+            return math.inf  # barriers need every input
+        if self.config.queue_limit_items:
+            return self.config.queue_limit_items
+        ready = max(1, sum(1 for a in self.stage_actors(op.index)))
+        return max(4, 2 * op.spec.batch_size * ready * max(1, self.config.pipeline_depth))
+
+    def _blocked(self, op: Operator) -> bool:
+        """Backpressure: the downstream queue is full (streaming only)."""
+        if self.config.mode != "streaming" or op.index + 1 >= len(self.operators):
+            return False
+        downstream = self.operators[op.index + 1]
+        if downstream.spec.kind != "map":
+            return False
+        return (
+            downstream.pending_work >= self._queue_limit(downstream)
+            or downstream.queued_bytes >= self.config.queue_limit_bytes
+        )
+
+    def _pick_actor(self, op: Operator) -> ActorState | None:
+        spec = op.spec
+        best: ActorState | None = None
+        for actor in self.stage_actors(op.index):
+            if actor.idle and self.nodes[actor.node_id].free_cpus + 1e-9 >= spec.cpus:
+                if best is None or self.nodes[actor.node_id].free_cpus > self.nodes[best.node_id].free_cpus:
+                    best = actor
+        if best is not None or self.config.pipeline_depth <= 1:
+            return best
+        if self._avg_batch_s[op.index] > self.config.short_batch_s:
+            return None
+        busy = [a for a in self.stage_actors(op.index) if a.ready and 0 < len(a.in_flight) < self.config.pipeline_depth]
+        return min(busy, key=lambda a: len(a.in_flight), default=None)
+
+    def next_dispatches(self) -> list[Batch]:
+        """Batches to submit now, each assigned to an actor (`batch.actor_id`)."""
+        dispatched: list[Batch] = []
+        if self.fatal is not None:
+            return dispatched
+        progress = True
+        while progress:
+            progress = False
+            for op in reversed(self.operators):
+                if not self._active(op) or not op.has_ready_batch() or self._blocked(op):
+                    continue
+                actor = self._pick_actor(op)
+                if actor is None:
+                    continue
+                batch = op.next_batch()
+                if batch is None:
+                    continue
+                self._assign(op, batch, actor)
+                dispatched.append(batch)
+                progress = True
+        return dispatched
+
+    def _assign(self, op: Operator, batch: Batch, actor: ActorState) -> None:
+        if not actor.in_flight:
+            self.nodes[actor.node_id].cpus_in_use += op.spec.cpus
+        actor.in_flight.append(batch.batch_id)
+        batch.actor_id = actor.actor_id
+        batch.submitted_at = self.clock()
+        op.in_flight[batch.batch_id] = batch
+        self.batches[batch.batch_id] = batch
+        counters = self.counters[op.index]
+        counters.first_start = batch.submitted_at if counters.first_start is None else counters.first_start
+
+    def _finish_call(self, batch: Batch) -> Operator:
+        op = self.operators[batch.stage_index]
+        op.in_flight.pop(batch.batch_id, None)
+        self.batches.pop(batch.batch_id, None)
+        actor = self.actors.get(batch.actor_id or "")
+        if actor is not None and batch.batch_id in actor.in_flight:
+            actor.in_flight.remove(batch.batch_id)
+            if not actor.in_flight:
+                self.nodes[actor.node_id].cpus_in_use -= op.spec.cpus
+        return op
+
+    def on_batch_done(self, batch_id: int, refs: list[Any], summary: BatchSummary) -> None:
+        """A call returned: account it, hand outputs downstream, handle the failures it reports."""
+        batch = self.batches.get(batch_id)
+        if batch is None:
+            return
+        op = self._finish_call(batch)
+        now = self.clock()
+        actor = self.actors.get(batch.actor_id or "")
+        if actor is not None:
+            actor.busy_s += summary.process_time
+        previous = self._avg_batch_s[op.index]
+        self._avg_batch_s[op.index] = summary.process_time if previous == math.inf else (
+            0.8 * previous + 0.2 * summary.process_time)
+        counters = self.counters[op.index]
+        counters.mark_active(batch.submitted_at, now)
+        failed_positions = set(summary.failed_input_positions)
+        for failure in summary.failures:
+            failure.attempts = batch.attempts + 1
+        if summary.failures and op.spec.on_error != "skip":
+            self.fatal = summary.failures[0]
+            counters.tasks_failed += len(failed_positions) or len(batch.items)
+            return
+        for failure in summary.failures:
+            self.skipped.append(failure)
+        counters.tasks_failed += len(failed_positions)
+        if isinstance(op, ShuffleOperator) and batch.method == "shuffle_map" and failed_positions:
+            op.map_failed()
+        outputs = op.outputs_of(batch, refs, summary)
+        if op.counts_inputs(batch):
+            counters.record_batch(
+                len(batch.items) - len(failed_positions),
+                len(outputs),
+                summary.output_counts,
+                summary.rows_in,
+                summary.rows_out if outputs or batch.method != "shuffle_map" else 0,
+            )
+            if batch.method == "shuffle_map":
+                counters.tasks_out -= len(outputs)
+        else:
+            counters.tasks_out += len(outputs)
+            counters.rows_out += summary.rows_out
+        self._route(op, outputs)
+        self._propagate_done()
+
+    def on_batch_crashed(self, batch_id: int, error_type: str, message: str, traceback_text: str) -> None:
+        """A call failed outside the stage's code (e.g. its inputs were lost): fail its inputs."""
+        batch = self.batches.get(batch_id)
+        if batch is None:
+            return
+        self._finish_call(batch)
+        batch.attempts += 1
+        self._fail_batch(batch, error_type, message, traceback_text)
+        self._propagate_done()
+
+    def _route(self, op: Operator, outputs: list[Item]) -> None:
+        if not outputs:
+            return
+        if op.index + 1 < len(self.operators):
+            downstream = self.operators[op.index + 1]
+            downstream.add_inputs(outputs)
+            counters = self.counters[op.index + 1]
+            counters.tasks_in += len(outputs)
+            counters.max_queued = max(counters.max_queued, downstream.pending_work)
+        else:
+            self.results.extend(outputs)
+
+    def _fail_batch(self, batch: Batch, error_type: str, message: str, traceback_text: str) -> None:
+        op = self.operators[batch.stage_index]
+        failures = [
+            TaskFailure(
+                stage=op.spec.name,
+                task_id=item.meta.task_id,
+                source_files=list(item.meta.source_files),
+                error_type=error_type,
+                message=message,
+                traceback=traceback_text,
+                attempts=batch.attempts,
+            )
+            for item in batch.items
+        ]
+        if op.counts_inputs(batch):
+            self.counters[op.index].tasks_failed += len(batch.items)
+        if op.spec.on_error == "skip":
+            self.skipped.extend(failures)
+            if isinstance(op, ShuffleOperator) and batch.method == "shuffle_map":
+                op.map_failed()
+        else:
+            self.fatal = failures[0] if failures else TaskFailure(op.spec.name, "(none)", [], error_type, message)
+            if failures:
+                self.fatal.task_id = ", ".join(batch.task_ids)
+                self.fatal.source_files = batch.source_files
+
+    # -- progress -----------------------------------------------------------------------------------
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Per-stage figures for progress displays."""
+        rows = []
+        for op, counters in zip(self.operators, self.counters, strict=True):
+            actors = self.stage_actors(op.index)
+            rows.append({
+                "stage": op.spec.name,
+                "tasks_in": counters.tasks_in,
+                "tasks_done": counters.tasks_attributed + counters.tasks_filtered + counters.tasks_failed,
+                "queued": op.pending_work,
+                "in_flight": len(op.in_flight),
+                "tasks_out": counters.tasks_out,
+                "rows_in": counters.rows_in,
+                "rows_out": counters.rows_out,
+                "actors": sum(1 for a in actors if a.ready),
+                "busy_actors": sum(1 for a in actors if a.in_flight),
+                "finished": op.finished(),
+                "failed": counters.tasks_failed,
+            })
+        return rows

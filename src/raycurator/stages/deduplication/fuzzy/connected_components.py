@@ -1,0 +1,115 @@
+"""Connected components of the duplicate graph; one document kept per component."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from raycurator.stages.base import ProcessingStage, RayStageSpecKeys
+from raycurator.stages.deduplication.common import (
+    CURATOR_DEDUP_ID_STR,
+    DUPLICATE_OF_FIELD,
+    require_columns,
+    table_of,
+)
+from raycurator.stages.deduplication.fuzzy.buckets import sorted_unique
+from raycurator.stages.deduplication.fuzzy.rows import KIND_PAIR, PAIR_ID_FIELD, rows_of_kind
+from raycurator.tasks import DocumentBatch
+
+logger = logging.getLogger(__name__)
+
+
+def component_labels(left: np.ndarray, right: np.ndarray, num_nodes: int) -> np.ndarray:
+    """Component label of every node 0..num_nodes-1 of the undirected graph of edges (left, right)."""
+    if num_nodes == 0:
+        return np.empty(0, dtype=np.int32)
+    graph = coo_matrix(
+        (np.ones(len(left), dtype=np.int8), (left, right)), shape=(num_nodes, num_nodes)
+    ).tocsr()
+    _, labels = connected_components(graph, directed=False)
+    return labels
+
+
+def duplicates_from_edges(edges: pa.Table, id_field: str, pair_field: str = PAIR_ID_FIELD) -> pa.Table:
+    """Every document of a component but its smallest id, with that id: `(id_field, _duplicate_of)`."""
+    id_type = edges.schema.field(id_field).type
+    ids = pa.chunked_array(
+        [*edges.column(id_field).chunks, *edges.column(pair_field).cast(id_type).chunks], type=id_type
+    )
+    if len(ids) == 0:
+        empty = ids.combine_chunks().slice(0, 0)
+        return pa.table({id_field: empty, DUPLICATE_OF_FIELD: empty})
+    universe = sorted_unique(ids)  # node i is the i-th smallest id
+    nodes = pc.index_in(ids, value_set=universe).to_numpy(zero_copy_only=False).astype(np.int64)
+    half = edges.num_rows
+    labels = component_labels(nodes[:half], nodes[half:], len(universe))
+    # nodes are numbered in id order, so the first node of each label is its smallest id
+    _, first_node = np.unique(labels, return_index=True)
+    kept_node = first_node[labels]
+    duplicate = np.flatnonzero(kept_node != np.arange(len(universe)))
+    return pa.table(
+        {
+            id_field: universe.take(pa.array(duplicate)),
+            DUPLICATE_OF_FIELD: universe.take(pa.array(kept_node[duplicate])),
+        }
+    )
+
+
+class ConnectedComponentsStage(ProcessingStage[DocumentBatch, DocumentBatch]):
+    """Barrier: gather every duplicate pair, find connected components, list the duplicates.
+
+    Of each component the document with the smallest id is kept; every other member is
+    emitted as `(id_field, _duplicate_of)`, sorted by id, in tasks of at most
+    `rows_per_output` rows (none when there is no duplicate).
+    """
+
+    _name = "ConnectedComponentsStage"
+
+    def __init__(self, id_field: str = CURATOR_DEDUP_ID_STR, rows_per_output: int = 1_000_000) -> None:
+        if rows_per_output < 1:
+            raise ValueError(f"rows_per_output must be >= 1, got {rows_per_output}")
+        self.id_field = id_field
+        self.rows_per_output = rows_per_output
+
+    def inputs(self) -> tuple[list[str], list[str]]:
+        return ["data"], [self.id_field, PAIR_ID_FIELD]
+
+    def outputs(self) -> tuple[list[str], list[str]]:
+        return ["data"], [self.id_field, DUPLICATE_OF_FIELD]
+
+    def ray_stage_spec(self) -> dict[str, Any]:
+        return {RayStageSpecKeys.IS_BARRIER: True}
+
+    def process(self, task: DocumentBatch) -> list[DocumentBatch]:
+        return self.process_batch([task])
+
+    def process_batch(self, tasks: list[DocumentBatch]) -> list[DocumentBatch]:
+        if not tasks:
+            return []
+        edge_tables = []
+        for task in tasks:
+            table = table_of(task, self.name)
+            require_columns(table, [self.id_field, PAIR_ID_FIELD], self.name, task)
+            edge_tables.append(rows_of_kind(table, KIND_PAIR, [self.id_field, PAIR_ID_FIELD]))
+        edges = pa.concat_tables(edge_tables, promote_options="default")
+        duplicates = duplicates_from_edges(edges, self.id_field)
+        self._log_metrics({"num_edges": edges.num_rows, "num_duplicates": duplicates.num_rows})
+        logger.info(
+            "stage '%s': %d edges -> %d duplicate documents", self.name, edges.num_rows, duplicates.num_rows
+        )
+        outputs = []
+        for index, start in enumerate(range(0, duplicates.num_rows, self.rows_per_output)):
+            outputs.append(
+                DocumentBatch(
+                    task_id=f"{self.name}-{index:05d}",
+                    dataset_name=tasks[0].dataset_name,
+                    data=duplicates.slice(start, self.rows_per_output),
+                )
+            )
+        return outputs

@@ -1,0 +1,159 @@
+"""MinHash signatures over character n-grams, vectorised with NumPy.
+
+Each shingle hash (see `shingles`) is cut to its top 32 bits `h`; permutation `i` maps it to
+`(a_i * h + b_i) mod 2**32` (a_i odd, so a bijection), with `a`, `b` drawn from `seed`. The
+signature is the minimum over the document's shingles of each permutation -- computed as one
+(num_perm x shingles) uint32 array per chunk of shingles and a min over its columns. The
+fraction of equal signature entries of two documents estimates the Jaccard similarity of
+their n-gram sets. A document without shingles (empty text) has the all-`EMPTY_SIGNATURE_VALUE`
+signature and is left out of LSH buckets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from raycurator.stages.base import ProcessingStage
+from raycurator.stages.deduplication.common import (
+    CURATOR_DEDUP_ID_STR,
+    require_columns,
+    table_of,
+    text_values,
+    with_batch,
+)
+from raycurator.stages.deduplication.fuzzy.shingles import shingle_hashes
+from raycurator.tasks import DocumentBatch
+
+#: Column holding the signature (fixed-size list of uint32, `num_perm` long).
+MINHASH_FIELD = "_minhash_signature"
+#: Every entry of the signature of a document without shingles.
+EMPTY_SIGNATURE_VALUE = np.iinfo(np.uint32).max
+_CHUNK = 4096  # shingles per (num_perm x chunk) block
+
+
+class MinHasher:
+    """Computes seeded MinHash signatures of texts over character n-grams."""
+
+    def __init__(self, num_perm: int = 260, char_ngrams: int = 24, seed: int = 42) -> None:
+        if num_perm < 1:
+            raise ValueError(f"num_perm must be >= 1, got {num_perm}")
+        if char_ngrams < 1:
+            raise ValueError(f"char_ngrams must be >= 1, got {char_ngrams}")
+        self.num_perm = int(num_perm)
+        self.char_ngrams = int(char_ngrams)
+        self.seed = int(seed)
+        rng = np.random.default_rng(self.seed)
+        a = rng.integers(0, 2**32, self.num_perm, dtype=np.uint64) | np.uint64(1)
+        b = rng.integers(0, 2**32, self.num_perm, dtype=np.uint64)
+        self._a = a.astype(np.uint32)[:, None]
+        self._b = b.astype(np.uint32)[:, None]
+        self._buffer = np.empty((self.num_perm, _CHUNK), dtype=np.uint32)
+
+    def signature_of_hashes(self, hashes: np.ndarray) -> np.ndarray:
+        """The signature (uint32, `num_perm`) of a document given its 64-bit shingle hashes."""
+        signature = np.full(self.num_perm, EMPTY_SIGNATURE_VALUE, dtype=np.uint32)
+        if len(hashes) == 0:
+            return signature
+        top = (hashes >> np.uint64(32)).astype(np.uint32)
+        for start in range(0, len(top), _CHUNK):
+            chunk = top[start : start + _CHUNK]
+            block = self._buffer[:, : len(chunk)]
+            np.multiply(self._a, chunk[None, :], out=block)
+            block += self._b
+            np.minimum(signature, block.min(axis=1), out=signature)
+        return signature
+
+    def signature(self, text: str) -> np.ndarray:
+        """The signature (uint32, `num_perm`) of one text."""
+        return self.signature_of_hashes(shingle_hashes(text, self.char_ngrams))
+
+    def signatures(self, texts: list[str]) -> np.ndarray:
+        """Signatures of many texts, one row each: a (len(texts), num_perm) uint32 array."""
+        out = np.empty((len(texts), self.num_perm), dtype=np.uint32)
+        for row, text in enumerate(texts):
+            out[row] = self.signature(text)
+        return out
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_buffer", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._buffer = np.empty((self.num_perm, _CHUNK), dtype=np.uint32)
+
+
+def estimate_jaccard(signature_a: np.ndarray, signature_b: np.ndarray) -> float:
+    """Fraction of equal entries of two signatures: an estimate of their Jaccard similarity."""
+    if signature_a.shape != signature_b.shape:
+        raise ValueError(f"signatures differ in length: {signature_a.shape} vs {signature_b.shape}")
+    return float(np.mean(signature_a == signature_b))
+
+
+def signatures_to_arrow(signatures: np.ndarray) -> pa.FixedSizeListArray:
+    """A (n, num_perm) uint32 array as a fixed-size-list Arrow column (no copy of the values)."""
+    flat = pa.array(np.ascontiguousarray(signatures).reshape(-1), type=pa.uint32())
+    return pa.FixedSizeListArray.from_arrays(flat, signatures.shape[1])
+
+
+def signatures_from_arrow(column: pa.ChunkedArray | pa.Array, num_perm: int) -> np.ndarray:
+    """A fixed-size-list (or list) signature column back as a (n, num_perm) uint32 array."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if len(column) == 0:
+        return np.empty((0, num_perm), dtype=np.uint32)
+    flat = column.flatten().to_numpy(zero_copy_only=False).astype(np.uint32, copy=False)
+    if flat.size != len(column) * num_perm:
+        raise ValueError(f"signature column does not hold {num_perm} values per row")
+    return flat.reshape(len(column), num_perm)
+
+
+class MinHashStage(ProcessingStage[DocumentBatch, DocumentBatch]):
+    """Add the MinHash signature of each document's text as `minhash_field`.
+
+    The output keeps `id_field` and the signature, plus the text when `keep_text` (needed
+    by the Jaccard verification further on) and every other column when `keep_columns`.
+    """
+
+    _name = "MinHashStage"
+
+    def __init__(
+        self,
+        text_field: str = "text",
+        id_field: str = CURATOR_DEDUP_ID_STR,
+        minhash_field: str = MINHASH_FIELD,
+        char_ngrams: int = 24,
+        num_perm: int = 260,
+        seed: int = 42,
+        keep_text: bool = False,
+        keep_columns: bool = False,
+    ) -> None:
+        self.text_field = text_field
+        self.id_field = id_field
+        self.minhash_field = minhash_field
+        self.char_ngrams = char_ngrams
+        self.num_perm = num_perm
+        self.seed = seed
+        self.keep_text = keep_text
+        self.keep_columns = keep_columns
+        self._hasher = MinHasher(num_perm=num_perm, char_ngrams=char_ngrams, seed=seed)
+
+    def inputs(self) -> tuple[list[str], list[str]]:
+        return ["data"], [self.id_field, self.text_field]
+
+    def outputs(self) -> tuple[list[str], list[str]]:
+        return ["data"], [self.id_field, self.minhash_field]
+
+    def process(self, task: DocumentBatch) -> DocumentBatch:
+        table = table_of(task, self.name)
+        require_columns(table, [self.id_field, self.text_field], self.name, task)
+        signatures = self._hasher.signatures(text_values(table, self.text_field))
+        if not self.keep_columns:
+            table = table.select([self.id_field, self.text_field] if self.keep_text else [self.id_field])
+        if self.minhash_field in table.column_names:
+            table = table.drop_columns([self.minhash_field])
+        table = table.append_column(self.minhash_field, signatures_to_arrow(signatures))
+        self._log_metric("num_documents", table.num_rows)
+        return with_batch(task, table)

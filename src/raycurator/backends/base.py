@@ -12,7 +12,7 @@ from typing import Any
 from raycurator.errors import StageExecutionError
 from raycurator.perf import StageTimer
 from raycurator.stages.base import ProcessingStage
-from raycurator.tasks import EmptyTask, Task
+from raycurator.tasks import EmptyTask, Task, _EmptyTask
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,9 @@ def iter_batches(tasks: list[Task], size: int) -> Iterator[list[Task]]:
 
 def starting_tasks(initial_tasks: list[Task] | None) -> list[Task]:
     """The tasks a run starts from: the given ones, or the empty start token."""
-    return [EmptyTask] if initial_tasks is None else list(initial_tasks)
+    if initial_tasks is None:  # a fresh start token per run, so no run sees another's perf stats
+        return [_EmptyTask(task_id=EmptyTask.task_id, dataset_name=EmptyTask.dataset_name, data=None)]
+    return list(initial_tasks)
 
 
 def stage_error(stage: ProcessingStage, tasks: list[Task], error: BaseException) -> StageExecutionError:

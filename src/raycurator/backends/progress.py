@@ -55,8 +55,13 @@ class ProgressReporter:
         for row in rows:
             rate = row["rows_in"] / elapsed if elapsed > 0 else 0.0
             table.add_row(
-                row["stage"], f"{row['tasks_done']}/{row['tasks_in']}", str(row["queued"]), str(row["in_flight"]),
-                f"{row['rows_in']:,}", f"{row['rows_out']:,}", f"{rate:,.0f}",
+                row["stage"],
+                f"{row['tasks_done']}/{row['tasks_in']}",
+                str(row["queued"]),
+                str(row["in_flight"]),
+                f"{row['rows_in']:,}",
+                f"{row['rows_out']:,}",
+                f"{rate:,.0f}",
                 "done" if row["finished"] else f"{row['busy_actors']}/{row['actors']}",
             )
         return table

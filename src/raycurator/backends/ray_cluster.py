@@ -91,7 +91,9 @@ def alive_nodes(ignore_head_node: bool = False) -> list[ClusterNode]:
         is_head = "node:__internal_head__" in resources
         if ignore_head_node and is_head:
             continue
-        nodes.append(ClusterNode(node["NodeID"], float(resources.get("CPU", 0)), float(resources.get("GPU", 0)), is_head))
+        nodes.append(
+            ClusterNode(node["NodeID"], float(resources.get("CPU", 0)), float(resources.get("GPU", 0)), is_head)
+        )
     return sorted(nodes, key=lambda n: (not n.is_head, n.node_id))
 
 
@@ -113,8 +115,12 @@ def run_setup_on_nodes(stages: list[ProcessingStage], nodes: list[ClusterNode]) 
     for stage in stages:
         resources = stage.resources
         for node in nodes:
-            options = {"num_cpus": min(resources.cpus, node.cpus), "num_gpus": ray_gpus(stage),
-                       "scheduling_strategy": pinned(node.node_id), "max_retries": 0}
+            options = {
+                "num_cpus": min(resources.cpus, node.cpus),
+                "num_gpus": ray_gpus(stage),
+                "scheduling_strategy": pinned(node.node_id),
+                "max_retries": 0,
+            }
             calls.append((stage, node, _setup_on_node_remote.options(**options).remote(stage, node.node_id)))
     for stage, node, ref in calls:
         try:

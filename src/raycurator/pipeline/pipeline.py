@@ -73,8 +73,10 @@ class Pipeline:
             info = stage.describe()
             resources = ", ".join(f"{k}={v}" for k, v in info["resources"].items() if v)
             lines.append(f"  {index}. {info['name']} ({info['class']})")
-            lines.append(f"     resources: {resources or 'none'}; batch_size: {info['batch_size']}"
-                         + ("; barrier" if info["barrier"] else ""))
+            lines.append(
+                f"     resources: {resources or 'none'}; batch_size: {info['batch_size']}"
+                + ("; barrier" if info["barrier"] else "")
+            )
             lines.append(f"     inputs: attrs={info['inputs'][0]} columns={info['inputs'][1]}")
             lines.append(f"     outputs: attrs={info['outputs'][0]} columns={info['outputs'][1]}")
         return "\n".join(lines)

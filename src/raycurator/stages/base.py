@@ -12,7 +12,7 @@ import copy
 import dataclasses
 import inspect
 from abc import ABCMeta, abstractmethod
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from raycurator.errors import PipelineConfigError, StageInputError
@@ -26,7 +26,7 @@ Y = TypeVar("Y", bound=Task)
 _DEFAULT_RESOURCES = Resources()
 
 
-class RayStageSpecKeys(str, Enum):
+class RayStageSpecKeys(StrEnum):
     """Keys a stage may return from `ray_stage_spec()` to tell backends how to run it."""
 
     IS_ACTOR_STAGE = "is_actor_stage"

@@ -27,9 +27,7 @@ def get_stage_class(name: str) -> type[Any]:
             f"unknown stage '{name}'; registered stages: {', '.join(sorted(_BY_NAME)) or '(none)'}"
         )
     if len(classes) > 1:
-        raise PipelineConfigError(
-            f"stage name '{name}' is ambiguous; use one of: {', '.join(sorted(classes))}"
-        )
+        raise PipelineConfigError(f"stage name '{name}' is ambiguous; use one of: {', '.join(sorted(classes))}")
     return next(iter(classes.values()))
 
 

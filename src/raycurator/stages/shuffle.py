@@ -95,8 +95,7 @@ class ShuffleStage(ProcessingStage[DocumentBatch, DocumentBatch]):
         for task in tasks:
             if not isinstance(task, DocumentBatch):
                 raise StageInputError(
-                    f"stage '{self.name}' shuffles DocumentBatch tasks; got {type(task).__name__} "
-                    f"'{task.task_id}'"
+                    f"stage '{self.name}' shuffles DocumentBatch tasks; got {type(task).__name__} '{task.task_id}'"
                 )
         n = self.resolve_num_partitions(len(tasks))
         pieces = [self.partition(task, n) for task in tasks]

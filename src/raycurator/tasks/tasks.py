@@ -48,8 +48,10 @@ class Task(ABC, Generic[T]):
         return 0
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(task_id={self.task_id!r}, dataset_name={self.dataset_name!r}, " \
+        return (
+            f"{type(self).__name__}(task_id={self.task_id!r}, dataset_name={self.dataset_name!r}, "
             f"num_items={self.num_items})"
+        )
 
 
 @dataclass(repr=False)

@@ -32,8 +32,11 @@ class LocalExecutor(BaseExecutor):
         worker = WorkerMetadata(worker_id=f"local-{os.getpid()}")
         for stage in stages:
             adapter = BaseStageAdapter(stage)
-            adapter.setup_on_node(node, worker)
-            adapter.setup(worker)
+            try:
+                adapter.setup_on_node(node, worker)
+                adapter.setup(worker)
+            except Exception as error:
+                raise stage_error(stage, [], error) from error
             try:
                 size = len(tasks) if stage.is_barrier else effective_batch_size(stage)
                 outputs: list[Task] = []

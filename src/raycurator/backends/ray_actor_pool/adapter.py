@@ -95,7 +95,9 @@ class RayActorPoolStageAdapter(BaseStageAdapter):
     def _summary(self, **kwargs: Any) -> BatchSummary:
         return BatchSummary(node_id=self.node_info.node_id, worker_id=self.worker_metadata.worker_id, **kwargs)
 
-    def run(self, inputs: list[tuple[Any, int | None]], isolate_failures: bool = False) -> tuple[list[Task], BatchSummary]:
+    def run(
+        self, inputs: list[tuple[Any, int | None]], isolate_failures: bool = False
+    ) -> tuple[list[Task], BatchSummary]:
         """Process the tasks behind `inputs`; return (output tasks, summary) as two objects.
 
         A stage error is reported in the summary, not raised. With `isolate_failures`, a
@@ -111,9 +113,12 @@ class RayActorPoolStageAdapter(BaseStageAdapter):
             failed: list[int] = []
         except Exception as error:
             if not isolate_failures or len(tasks) == 1:
-                summary = self._summary(failures=[_failure(self.stage, tasks, error)],
-                                        failed_input_positions=list(range(len(tasks))), rows_in=rows_in,
-                                        process_time=time.perf_counter() - start)
+                summary = self._summary(
+                    failures=[_failure(self.stage, tasks, error)],
+                    failed_input_positions=list(range(len(tasks))),
+                    rows_in=rows_in,
+                    process_time=time.perf_counter() - start,
+                )
                 return [], summary
             outputs, counts, failures, failed = self._one_by_one(tasks)
         summary = self._summary(
@@ -147,8 +152,9 @@ class RayActorPoolStageAdapter(BaseStageAdapter):
 class ShuffleStageAdapter(RayActorPoolStageAdapter):
     """Adds the two halves of a shuffle: split one input into partitions, merge one partition."""
 
-    def shuffle_map(self, inputs: list[tuple[Any, int | None]], num_partitions: int,
-                    isolate_failures: bool = False) -> tuple:
+    def shuffle_map(
+        self, inputs: list[tuple[Any, int | None]], num_partitions: int, isolate_failures: bool = False
+    ) -> tuple:
         """Return `num_partitions` Arrow tables (one object each) followed by the summary."""
         (task,) = self._fetch(inputs)
         start = time.perf_counter()
@@ -156,8 +162,12 @@ class ShuffleStageAdapter(RayActorPoolStageAdapter):
             pieces = self.stage.partition(task, num_partitions)  # type: ignore[attr-defined]
         except Exception as error:
             failure = _failure(self.stage, [task], error)
-            summary = self._summary(failures=[failure], failed_input_positions=[0], rows_in=task.num_items,
-                                    partition_rows=[0] * num_partitions)
+            summary = self._summary(
+                failures=[failure],
+                failed_input_positions=[0],
+                rows_in=task.num_items,
+                partition_rows=[0] * num_partitions,
+            )
             return (*([None] * num_partitions), summary)
         summary = self._summary(
             rows_in=task.num_items,
@@ -168,8 +178,13 @@ class ShuffleStageAdapter(RayActorPoolStageAdapter):
         )
         return (*pieces, summary)
 
-    def shuffle_reduce(self, inputs: list[tuple[Any, int | None]], partition_index: int,
-                       dataset_name: str = "", isolate_failures: bool = False) -> tuple[list[Task], BatchSummary]:
+    def shuffle_reduce(
+        self,
+        inputs: list[tuple[Any, int | None]],
+        partition_index: int,
+        dataset_name: str = "",
+        isolate_failures: bool = False,
+    ) -> tuple[list[Task], BatchSummary]:
         """Merge every piece of partition `partition_index` into (at most) one output task."""
         tables = self._fetch(inputs)
         start = time.perf_counter()

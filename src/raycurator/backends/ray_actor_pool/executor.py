@@ -98,33 +98,44 @@ class RayActorPoolExecutor(BaseExecutor):
         tasks = starting_tasks(initial_tasks)
         specs = [self._spec(stage) for stage in stages]
         run_dir = self._run_dir()
-        report = RunReport(run_id=run_dir.name, executor=type(self).__name__, mode=self.options.mode,
-                           log_dir=str(run_dir))
+        report = RunReport(
+            run_id=run_dir.name, executor=type(self).__name__, mode=self.options.mode, log_dir=str(run_dir)
+        )
         self.last_report = report
         ledger = FailureLedger(run_dir / "failures.jsonl")
         results: list[Task] = []
         scheduler: StreamingScheduler | None = None
         try:
-            with RayConnection(self.options.address, self.options.runtime_env, self.options.num_cpus,
-                               self.options.ray_init_kwargs):
+            with RayConnection(
+                self.options.address, self.options.runtime_env, self.options.num_cpus, self.options.ray_init_kwargs
+            ):
                 nodes = alive_nodes(self.ignore_head_node)
                 if not nodes:
                     raise InsufficientResourcesError(
-                        "no alive node to run on" + (" besides the head node (ignore_head_node=True)"
-                                                     if self.ignore_head_node else "")
+                        "no alive node to run on"
+                        + (" besides the head node (ignore_head_node=True)" if self.ignore_head_node else "")
                     )
                 scheduler = StreamingScheduler(
                     specs,
                     self._capacities(nodes),
-                    SchedulerConfig(mode=self.options.mode, queue_limit_items=self.options.queue_limit_items,
-                                    queue_limit_bytes=self.options.queue_limit_bytes,
-                                    pipeline_depth=self.options.pipeline_depth),
+                    SchedulerConfig(
+                        mode=self.options.mode,
+                        queue_limit_items=self.options.queue_limit_items,
+                        queue_limit_bytes=self.options.queue_limit_bytes,
+                        pipeline_depth=self.options.pipeline_depth,
+                    ),
                 )
                 report.stages = scheduler.counters
                 run_setup_on_nodes(stages, nodes)
                 progress = ProgressReporter(self.show_progress, self.options.progress_interval_s)
-                runtime = PoolRuntime(stages, scheduler, self.options.runtime_env, progress,
-                                      self.options.teardown_timeout_s, run_id=run_dir.name)
+                runtime = PoolRuntime(
+                    stages,
+                    scheduler,
+                    self.options.runtime_env,
+                    progress,
+                    self.options.teardown_timeout_s,
+                    run_id=run_dir.name,
+                )
                 try:
                     runtime.run(self._initial_items(tasks))
                 finally:
@@ -134,8 +145,14 @@ class RayActorPoolExecutor(BaseExecutor):
                         ledger.record(failure)
                 if scheduler.fatal is not None:
                     fatal = scheduler.fatal
-                    raise StageExecutionError(fatal.stage, fatal.task_id.split(", "), fatal.source_files,
-                                              fatal.error_type, fatal.message, fatal.traceback)
+                    raise StageExecutionError(
+                        fatal.stage,
+                        fatal.task_id.split(", "),
+                        fatal.source_files,
+                        fatal.error_type,
+                        fatal.message,
+                        fatal.traceback,
+                    )
                 if self.options.return_results:
                     results = _fetch(scheduler.results)
             report.status = "succeeded"

@@ -130,8 +130,9 @@ class PoolRuntime:
             summary = ray.get(ref)
         except _ACTOR_GONE as error:
             if call.actor_id in self.scheduler.actors:
-                logger.warning("actor %s died (%s); replacing it and retrying its batches",
-                               call.actor_id, type(error).__name__)
+                logger.warning(
+                    "actor %s died (%s); replacing it and retrying its batches", call.actor_id, type(error).__name__
+                )
                 self.handles.pop(call.actor_id, None)
                 self.scheduler.on_actor_died(call.actor_id)
             return
@@ -148,8 +149,9 @@ class PoolRuntime:
         except (RayActorError, RayTaskError) as error:
             cause = getattr(error, "cause", None) or error
             self.handles.pop(actor_id, None)
-            self.scheduler.on_actor_start_failed(actor_id, type(cause).__name__, str(cause),
-                                                 "".join(traceback.format_exception(error)))
+            self.scheduler.on_actor_start_failed(
+                actor_id, type(cause).__name__, str(cause), "".join(traceback.format_exception(error))
+            )
             return
         if actor_id in self.scheduler.actors:
             self.scheduler.on_actor_ready(actor_id)

@@ -175,9 +175,7 @@ class ShuffleOperator(Operator):
         rows = summary.partition_rows or [0] * len(refs)
         for partition, (ref, count) in enumerate(zip(refs, rows, strict=True)):
             if count:
-                self.pieces[partition].append(
-                    Item(ref, None, replace(meta, num_items=count, nbytes=0))
-                )
+                self.pieces[partition].append(Item(ref, None, replace(meta, num_items=count, nbytes=0)))
         return []
 
     def map_failed(self) -> None:

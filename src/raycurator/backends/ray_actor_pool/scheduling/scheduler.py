@@ -199,8 +199,11 @@ class StreamingScheduler:
     def _plan_scale_up(self) -> list[ActorRequest]:
         requests = []
         wanting = [
-            op for op in self.operators
-            if self._active(op) and op.has_ready_batch() and not self._blocked(op)
+            op
+            for op in self.operators
+            if self._active(op)
+            and op.has_ready_batch()
+            and not self._blocked(op)
             and not any(a.idle or not a.ready for a in self.stage_actors(op.index))
             and len(self.stage_actors(op.index)) < self._max_actors(op)
         ]
@@ -254,8 +257,10 @@ class StreamingScheduler:
                 op.retry(batch)
                 requeued.append(batch)
             else:
-                message = (f"the worker running this batch died {batch.attempts} time(s); "
-                           f"max_task_retries={op.spec.max_task_retries} reached")
+                message = (
+                    f"the worker running this batch died {batch.attempts} time(s); "
+                    f"max_task_retries={op.spec.max_task_retries} reached"
+                )
                 self._fail_batch(batch, "ActorDiedError", message, "")
         actor.in_flight.clear()
         self._propagate_done()
@@ -371,8 +376,9 @@ class StreamingScheduler:
         if actor is not None:
             actor.busy_s += summary.process_time
         previous = self._avg_batch_s[op.index]
-        self._avg_batch_s[op.index] = summary.process_time if previous == math.inf else (
-            0.8 * previous + 0.2 * summary.process_time)
+        self._avg_batch_s[op.index] = (
+            summary.process_time if previous == math.inf else (0.8 * previous + 0.2 * summary.process_time)
+        )
         counters = self.counters[op.index]
         counters.mark_active(batch.submitted_at, now)
         failed_positions = set(summary.failed_input_positions)
@@ -458,18 +464,20 @@ class StreamingScheduler:
         rows = []
         for op, counters in zip(self.operators, self.counters, strict=True):
             actors = self.stage_actors(op.index)
-            rows.append({
-                "stage": op.spec.name,
-                "tasks_in": counters.tasks_in,
-                "tasks_done": counters.tasks_attributed + counters.tasks_filtered + counters.tasks_failed,
-                "queued": op.pending_work,
-                "in_flight": len(op.in_flight),
-                "tasks_out": counters.tasks_out,
-                "rows_in": counters.rows_in,
-                "rows_out": counters.rows_out,
-                "actors": sum(1 for a in actors if a.ready),
-                "busy_actors": sum(1 for a in actors if a.in_flight),
-                "finished": op.finished(),
-                "failed": counters.tasks_failed,
-            })
+            rows.append(
+                {
+                    "stage": op.spec.name,
+                    "tasks_in": counters.tasks_in,
+                    "tasks_done": counters.tasks_attributed + counters.tasks_filtered + counters.tasks_failed,
+                    "queued": op.pending_work,
+                    "in_flight": len(op.in_flight),
+                    "tasks_out": counters.tasks_out,
+                    "rows_in": counters.rows_in,
+                    "rows_out": counters.rows_out,
+                    "actors": sum(1 for a in actors if a.ready),
+                    "busy_actors": sum(1 for a in actors if a.in_flight),
+                    "finished": op.finished(),
+                    "failed": counters.tasks_failed,
+                }
+            )
         return rows

@@ -1,0 +1,220 @@
+"""`Score`, `Filter` and `ScoreFilter`: stages applying document filters to whole batches.
+
+Each works on the batch's Arrow table at once, using a filter's vectorised
+`score_documents` / `keep_documents` when it has them. Plain callables are accepted too:
+`text -> score` for scoring, `score -> bool` for filtering.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from raycurator.stages.base import ProcessingStage
+from raycurator.stages.text._arrow_text import python_texts, to_string_array
+from raycurator.stages.text._batch import require_document_batch, set_column, with_table
+from raycurator.stages.text.filters.doc_filter import DocumentFilter, _as_array
+from raycurator.tasks import DocumentBatch
+
+logger = logging.getLogger(__name__)
+
+Scorer = DocumentFilter | Callable[[str], Any]
+Decider = DocumentFilter | Callable[[Any], bool]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _label(obj: Any) -> str:
+    name = getattr(obj, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    return getattr(obj, "__name__", type(obj).__name__)
+
+
+def score_texts(scorer: Scorer, texts: pa.Array) -> np.ndarray:
+    """Scores of `texts` by a filter (vectorised when it can) or a `text -> score` callable."""
+    if hasattr(scorer, "score_documents"):
+        scores = scorer.score_documents(texts)
+        scores = scores if isinstance(scores, np.ndarray) else _as_array(list(scores))
+    else:
+        function = scorer.score_document if hasattr(scorer, "score_document") else scorer
+        scores = _as_array([function(text) for text in python_texts(texts)])
+    if len(scores) != len(texts):
+        raise ValueError(f"scorer '{_label(scorer)}' returned {len(scores)} scores for {len(texts)} documents")
+    return scores
+
+
+def keep_mask(decider: Decider, scores: np.ndarray | Sequence[Any]) -> np.ndarray:
+    """Keep decisions for `scores` by a filter (vectorised when it can) or a `score -> bool` callable."""
+    if hasattr(decider, "keep_documents"):
+        mask = np.asarray(decider.keep_documents(scores), dtype=bool)
+    else:
+        function = decider.keep_document if hasattr(decider, "keep_document") else decider
+        mask = np.fromiter((bool(function(s)) for s in scores), dtype=bool, count=len(scores))
+    if mask.shape != (len(scores),):
+        raise ValueError(f"filter '{_label(decider)}' returned {mask.shape} decisions for {len(scores)} scores")
+    return mask
+
+
+def _score_column(scores: np.ndarray) -> pa.Array:
+    return pa.array(scores.tolist()) if scores.dtype == object else pa.array(scores)
+
+
+def _column_values(table: pa.Table, field: str) -> np.ndarray:
+    column = table[field]
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_boolean(column.type):
+        if column.null_count == 0:
+            return column.to_numpy()
+    return _as_array(column.to_pylist())
+
+
+def _check_pairs(stage: str, objects: list[Any], fields: list[Any], what: str) -> None:
+    if not objects:
+        raise ValueError(f"{stage}: needs at least one filter or function")
+    if len(fields) != len(objects):
+        raise ValueError(f"{stage}: got {len(objects)} filter(s)/function(s) but {len(fields)} {what}(s): {fields}")
+
+
+class Score(ProcessingStage[DocumentBatch, DocumentBatch]):
+    """Adds a score column per scorer (`DocumentFilter` or `text -> score` callable); removes nothing."""
+
+    def __init__(
+        self,
+        score_fn: Scorer | list[Scorer],
+        score_field: str | list[str],
+        text_field: str = "text",
+    ) -> None:
+        self.score_fns = _as_list(score_fn)
+        self.score_fields = _as_list(score_field)
+        _check_pairs("Score", self.score_fns, self.score_fields, "score_field")
+        self.text_field = text_field
+        self._name = "Score_" + "_".join(self.score_fields)
+
+    def inputs(self) -> tuple[list[str], list[str]]:
+        return ["data"], [self.text_field]
+
+    def outputs(self) -> tuple[list[str], list[str]]:
+        return ["data"], [self.text_field, *self.score_fields]
+
+    def process(self, task: DocumentBatch) -> DocumentBatch:
+        table = require_document_batch(self.name, task).to_pyarrow()
+        texts = to_string_array(table[self.text_field])
+        for scorer, field in zip(self.score_fns, self.score_fields, strict=True):
+            table = set_column(table, field, _score_column(score_texts(scorer, texts)))
+        return with_table(task, table)
+
+
+class Filter(ProcessingStage[DocumentBatch, DocumentBatch]):
+    """Keeps rows whose existing score column(s) pass the filter(s); `invert` keeps the others."""
+
+    def __init__(
+        self,
+        filter_fn: Decider | list[Decider],
+        filter_field: str | list[str],
+        invert: bool = False,
+    ) -> None:
+        self.filter_fns = _as_list(filter_fn)
+        self.filter_fields = _as_list(filter_field)
+        _check_pairs("Filter", self.filter_fns, self.filter_fields, "filter_field")
+        self.invert = invert
+        self._name = "Filter_" + "_".join(self.filter_fields)
+
+    def inputs(self) -> tuple[list[str], list[str]]:
+        return ["data"], list(self.filter_fields)
+
+    def process(self, task: DocumentBatch) -> DocumentBatch:
+        table = require_document_batch(self.name, task).to_pyarrow()
+        mask = np.ones(table.num_rows, dtype=bool)
+        for decider, field in zip(self.filter_fns, self.filter_fields, strict=True):
+            mask &= keep_mask(decider, _column_values(table, field))
+        if self.invert:
+            mask = ~mask
+        kept = int(mask.sum())
+        self._log_metrics({"documents_in": table.num_rows, "documents_removed": table.num_rows - kept})
+        return with_table(task, table.filter(pa.array(mask)))
+
+
+class ScoreFilter(ProcessingStage[DocumentBatch, DocumentBatch]):
+    """Scores documents with one or more `DocumentFilter`s and keeps those every filter keeps.
+
+    Filters run in order, each on the documents the previous ones kept. `score_field` (one
+    name per filter, None entries allowed) stores the scores as columns. With `invert=True`
+    the stage keeps exactly the documents it would otherwise remove. Custom metrics:
+    `documents_in`, `documents_removed` and `removed_by_<filter name>`.
+    """
+
+    def __init__(
+        self,
+        filter_obj: DocumentFilter | list[DocumentFilter],
+        text_field: str = "text",
+        score_field: str | list[str | None] | None = None,
+        invert: bool = False,
+    ) -> None:
+        self.filter_objs = _as_list(filter_obj)
+        fields = [None] * len(self.filter_objs) if score_field is None else _as_list(score_field)
+        _check_pairs("ScoreFilter", self.filter_objs, fields, "score_field")
+        for obj in self.filter_objs:
+            if not (hasattr(obj, "score_document") or hasattr(obj, "score_documents")):
+                raise TypeError(f"ScoreFilter: {obj!r} is not a DocumentFilter (no score_document method)")
+        self.score_fields: list[str | None] = fields
+        self.text_field = text_field
+        self.invert = invert
+        self._name = "ScoreFilter_" + "_".join(_label(f) for f in self.filter_objs)
+
+    def inputs(self) -> tuple[list[str], list[str]]:
+        return ["data"], [self.text_field]
+
+    def outputs(self) -> tuple[list[str], list[str]]:
+        return ["data"], [self.text_field, *(f for f in self.score_fields if f)]
+
+    def process(self, task: DocumentBatch) -> DocumentBatch:
+        table = require_document_batch(self.name, task).to_pyarrow()
+        texts = to_string_array(table[self.text_field])
+        total = table.num_rows
+        selected = np.arange(total)
+        scores_by_field: dict[str, np.ndarray] = {}
+        metrics: dict[str, float] = {}
+        for obj, field in zip(self.filter_objs, self.score_fields, strict=True):
+            subset = texts if len(selected) == total else texts.take(pa.array(selected))
+            scores = score_texts(obj, subset)
+            keep = keep_mask(obj, scores)
+            metrics[f"removed_by_{_label(obj)}"] = float(len(keep) - keep.sum())
+            if field:
+                scores_by_field[field] = scores
+            if not self.invert:  # narrow as we go: later filters score fewer documents
+                selected = selected[keep]
+                scores_by_field = {k: v[keep] for k, v in scores_by_field.items()}
+            else:
+                selected, scores_by_field = _narrow_inverted(selected, keep, scores_by_field, total)
+        if self.invert:
+            rejected = np.ones(total, dtype=bool)
+            rejected[selected] = False
+            selected = np.flatnonzero(rejected)
+            scores_by_field = {k: v[selected] for k, v in scores_by_field.items()}
+        out = table if len(selected) == total else table.take(pa.array(selected, type=pa.int64()))
+        for field, scores in scores_by_field.items():
+            out = set_column(out, field, _score_column(scores))
+        metrics["documents_in"] = float(total)
+        metrics["documents_removed"] = float(total - out.num_rows)
+        self._log_metrics(metrics)
+        return with_table(task, out)
+
+
+def _narrow_inverted(
+    selected: np.ndarray, keep: np.ndarray, scores: dict[str, np.ndarray], total: int
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Inverted mode scores every document with every filter: `selected` tracks the keepers.
+
+    Score arrays are kept full-length (all rows); `selected` narrows to rows every filter keeps.
+    """
+    passing = np.zeros(total, dtype=bool)
+    passing[selected] = True
+    if len(keep) != total:
+        raise AssertionError("inverted scoring must cover every row")
+    return np.flatnonzero(passing & keep), scores

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +31,19 @@ class _Call:
     batch: Batch
     actor_id: str
     payload: list[Any]
+
+
+def _root_cause(error: BaseException) -> tuple[str, str]:
+    """(type, message) of the exception behind a Ray error (its traceback's last line)."""
+    cause = getattr(error, "cause", None)
+    if isinstance(cause, BaseException) and not isinstance(cause, RayActorError | RayTaskError):
+        return type(cause).__name__, str(cause)
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    last = lines[-1] if lines else type(error).__name__
+    name, _, message = last.partition(": ")
+    if name.replace(".", "").replace("_", "").isalnum() and message:
+        return name.rsplit(".", 1)[-1], message
+    return type(error).__name__, last
 
 
 def adapter_class_for(stage: ProcessingStage) -> type[RayActorPoolStageAdapter]:
@@ -137,8 +149,8 @@ class PoolRuntime:
                 self.scheduler.on_actor_died(call.actor_id)
             return
         except RayTaskError as error:
-            cause = error.cause if getattr(error, "cause", None) is not None else error
-            self.scheduler.on_batch_crashed(call.batch.batch_id, type(cause).__name__, str(cause), str(error))
+            error_type, message = _root_cause(error)
+            self.scheduler.on_batch_crashed(call.batch.batch_id, error_type, message, str(error))
             return
         self.scheduler.on_batch_done(call.batch.batch_id, call.payload, summary)
 
@@ -147,11 +159,9 @@ class PoolRuntime:
         try:
             ray.get(ref)
         except (RayActorError, RayTaskError) as error:
-            cause = getattr(error, "cause", None) or error
             self.handles.pop(actor_id, None)
-            self.scheduler.on_actor_start_failed(
-                actor_id, type(cause).__name__, str(cause), "".join(traceback.format_exception(error))
-            )
+            error_type, message = _root_cause(error)
+            self.scheduler.on_actor_start_failed(actor_id, error_type, message, str(error))
             return
         if actor_id in self.scheduler.actors:
             self.scheduler.on_actor_ready(actor_id)
@@ -188,6 +198,7 @@ class PoolRuntime:
 
     def shutdown(self) -> None:
         """Tear down and kill every actor of the run (also after errors)."""
+        self.scheduler.release_all()
         for actor_id in list(self.handles):
             self._stop(actor_id)
         deadline = time.monotonic() + self.teardown_timeout_s

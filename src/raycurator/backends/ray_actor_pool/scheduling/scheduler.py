@@ -172,6 +172,10 @@ class StreamingScheduler:
             self._deaths[op.index] -= 1
         self.actors[actor_id] = ActorState(actor_id, op.index, node.node_id, replacement=replacement)
         node.gpus_held += op.spec.gpus
+        counters = self.counters[op.index]
+        counters.actors_started += 1
+        if replacement:
+            counters.actors_restarted += 1
         return ActorRequest(actor_id, op.index, node.node_id)
 
     def plan_actors(self) -> list[ActorRequest]:
@@ -222,10 +226,6 @@ class StreamingScheduler:
         actor = self.actors[actor_id]
         actor.ready = True
         actor.ready_at = self.clock()
-        counters = self.counters[actor.stage_index]
-        counters.actors_started += 1
-        if actor.replacement:
-            counters.actors_restarted += 1
 
     def on_actor_start_failed(self, actor_id: str, error_type: str, message: str, traceback_text: str) -> None:
         """An actor could not start (its stage's `setup` raised): the run fails."""
@@ -285,6 +285,14 @@ class StreamingScheduler:
                 del self.actors[actor.actor_id]
                 stopping.append(actor.actor_id)
         return stopping
+
+    def release_all(self) -> list[str]:
+        """Every remaining actor, released for accounting (end of run, or after a failure)."""
+        remaining = list(self.actors.values())
+        self.actors.clear()
+        for actor in remaining:
+            self._release_actor(actor)
+        return [a.actor_id for a in remaining]
 
     # -- batches ----------------------------------------------------------------------------------
     def _queue_limit(self, op: Operator) -> float:

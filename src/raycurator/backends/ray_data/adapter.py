@@ -1,0 +1,101 @@
+"""Stage adapters for Ray Data: tasks travel as pickled objects in one binary column.
+
+A Ray Data block of this backend is an Arrow table with a single column `task`; every row
+holds one `Task` serialised by Ray's cloudpickle in the driver or a worker of this run (never
+bytes read from input files). `map_batches` hands a stage's UDF such a table; the UDF decodes
+the tasks, runs the stage through `BaseStageAdapter` (timing, perf stats) and encodes the
+outputs. Stateless stages run as plain functions (Ray tasks); stages with worker state run as
+callable classes (Ray Data actor pools), whose constructor calls `setup` and whose `__del__`
+calls `teardown` when Ray Data shuts the pool down gracefully.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+
+import pyarrow as pa
+import ray
+from ray import cloudpickle
+
+from raycurator.backends.base import BaseStageAdapter, WorkerMetadata, stage_error
+from raycurator.stages.base import ProcessingStage
+from raycurator.tasks import Task
+
+logger = logging.getLogger(__name__)
+
+TASK_COLUMN = "task"
+_SCHEMA = pa.schema([pa.field(TASK_COLUMN, pa.large_binary())])
+
+
+def encode_tasks(tasks: list[Task]) -> pa.Table:
+    """An Arrow table of one `task` column, one pickled task a row."""
+    payloads = [cloudpickle.dumps(task) for task in tasks]
+    return pa.Table.from_arrays([pa.array(payloads, type=pa.large_binary())], schema=_SCHEMA)
+
+
+def decode_tasks(table: pa.Table) -> list[Task]:
+    """The tasks of a table made by `encode_tasks` (only ever tables this backend made)."""
+    if table.num_rows == 0:
+        return []
+    return [cloudpickle.loads(payload) for payload in table.column(TASK_COLUMN).to_pylist()]
+
+
+def _run(adapter: BaseStageAdapter, batch: pa.Table) -> pa.Table:
+    tasks = decode_tasks(batch)
+    if not tasks:
+        return encode_tasks([])
+    try:
+        outputs = adapter.process_batch(tasks)
+    except Exception as error:
+        raise stage_error(adapter.stage, tasks, error) from None
+    return encode_tasks(outputs)
+
+
+def udf_name(stage: ProcessingStage) -> str:
+    """A Python identifier for the stage (what Ray Data shows as the operator name)."""
+    name = re.sub(r"\W", "_", stage.name) or "stage"
+    return name if name[0].isalpha() or name[0] == "_" else f"_{name}"
+
+
+def task_udf(stage: ProcessingStage) -> Callable[[pa.Table], pa.Table]:
+    """A function running `stage` on one batch (stages without worker state, run as Ray tasks)."""
+
+    def run_batch(batch: pa.Table) -> pa.Table:
+        return _run(BaseStageAdapter(stage), batch)
+
+    run_batch.__name__ = run_batch.__qualname__ = udf_name(stage)
+    return run_batch
+
+
+class StageActor:
+    """Callable class for Ray Data actor pools: one stage, set up once per actor."""
+
+    def __init__(self, stage: ProcessingStage) -> None:
+        self.adapter = BaseStageAdapter(stage)
+        context = ray.get_runtime_context()
+        self.worker_metadata = WorkerMetadata(worker_id=context.get_worker_id())
+        try:
+            self.adapter.setup(self.worker_metadata)
+        except Exception as error:
+            raise stage_error(stage, [], error) from None
+        self._torn_down = False
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        return _run(self.adapter, batch)
+
+    def __del__(self) -> None:
+        if getattr(self, "_torn_down", True):
+            return
+        self._torn_down = True
+        try:
+            self.adapter.teardown()
+        except Exception as error:  # never raise from a finaliser
+            logger.warning("teardown of stage '%s' failed: %s", self.adapter.stage.name, error)
+
+
+def actor_udf(stage: ProcessingStage) -> type[StageActor]:
+    """A `StageActor` subclass named after the stage (what Ray Data shows as the operator name)."""
+    name = udf_name(stage)
+    return type(name, (StageActor,), {"__module__": StageActor.__module__, "__qualname__": name})

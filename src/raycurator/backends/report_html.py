@@ -1,0 +1,287 @@
+"""`report.html`: a self-contained page for one run (inline CSS and SVG, no scripts, no network).
+
+Shows the run's status and timings, a per-stage table, and three charts drawn from
+`report.json`'s figures: rows kept/removed per stage, time per stage (busy/idle), and a
+timeline of each stage's active window (`first_start` .. `last_end`).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from raycurator.backends.report import write_text_atomic
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem; color: #1f2933;
+       background: #fafbfc; }
+h1 { font-size: 1.5rem; margin-bottom: .25rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
+.meta { color: #52606d; margin: .2rem 0; }
+.badge { display: inline-block; padding: .1rem .6rem; border-radius: .8rem; color: #fff; font-weight: 600; }
+.succeeded { background: #2f9e44; } .failed { background: #c92a2a; } .interrupted { background: #e67700; }
+.running { background: #1971c2; }
+.error { background: #fff5f5; border: 1px solid #ffa8a8; padding: .75rem; white-space: pre-wrap;
+         font-family: ui-monospace, monospace; font-size: .85rem; }
+table { border-collapse: collapse; font-size: .85rem; background: #fff; }
+th, td { border: 1px solid #d9e2ec; padding: .3rem .5rem; text-align: right; }
+th { background: #f0f4f8; } td.name, th.name { text-align: left; }
+.cards { display: flex; gap: 1rem; flex-wrap: wrap; }
+.card { background: #fff; border: 1px solid #d9e2ec; border-radius: .4rem; padding: .6rem 1rem; min-width: 9rem; }
+.card .v { font-size: 1.3rem; font-weight: 600; } .card .k { color: #52606d; font-size: .8rem; }
+svg text { font-family: system-ui, sans-serif; font-size: 12px; fill: #1f2933; }
+.legend span { display: inline-block; width: .8rem; height: .8rem; margin: 0 .3rem 0 1rem; vertical-align: middle; }
+pre { background: #fff; border: 1px solid #d9e2ec; padding: .75rem; overflow: auto; font-size: .8rem; }
+"""
+
+_KEPT, _REMOVED, _ADDED = "#2f9e44", "#e03131", "#1971c2"
+_BUSY, _IDLE, _ACTIVE = "#1971c2", "#a5d8ff", "#7048e8"
+_LABEL_W, _BAR_W, _ROW_H = 230, 560, 24
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _num(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return _e(value)
+
+
+def _when(timestamp: Any) -> str:
+    if not isinstance(timestamp, int | float):
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def _rows_split(stage: dict[str, Any]) -> tuple[int, int, int]:
+    """(kept, removed, added) rows of a stage."""
+    rows_in, rows_out = int(stage.get("rows_in") or 0), int(stage.get("rows_out") or 0)
+    return min(rows_in, rows_out), max(rows_in - rows_out, 0), max(rows_out - rows_in, 0)
+
+
+def _svg(height: int, body: list[str], label: str) -> str:
+    width = _LABEL_W + _BAR_W + 120
+    return (
+        f'<svg role="img" aria-label="{_e(label)}" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}">' + "".join(body) + "</svg>"
+    )
+
+
+def _rect(x: float, y: float, w: float, h: float, color: str, tip: str) -> str:
+    return (
+        f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(w, 0):.1f}" height="{h:.1f}" fill="{color}">'
+        f"<title>{_e(tip)}</title></rect>"
+    )
+
+
+def _label(x: float, y: float, text: str, anchor: str = "start") -> str:
+    return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" dominant-baseline="middle">{_e(text)}</text>'
+
+
+def _stage_label(index: int, name: str) -> str:
+    text = f"{index}. {name}"
+    return text if len(text) <= 32 else text[:31] + "…"
+
+
+def rows_chart(stages: list[dict[str, Any]]) -> str:
+    """Stacked bars per stage: rows kept, removed, and added (readers, fan-out stages)."""
+    scale = max([max(int(s.get("rows_in") or 0), int(s.get("rows_out") or 0)) for s in stages] + [1])
+    body: list[str] = []
+    for i, stage in enumerate(stages):
+        y = 10 + i * _ROW_H
+        name = str(stage.get("stage_name"))
+        kept, removed, added = _rows_split(stage)
+        body.append(_label(_LABEL_W - 8, y + 9, _stage_label(i + 1, name), "end"))
+        x = float(_LABEL_W)
+        for amount, color, what in ((kept, _KEPT, "kept"), (removed, _REMOVED, "removed"), (added, _ADDED, "added")):
+            if amount:
+                width = _BAR_W * amount / scale
+                body.append(_rect(x, y, width, 18, color, f"{name}: {amount:,} rows {what}"))
+                x += width
+        summary = f"{kept + added:,} out"
+        if removed:
+            summary += f", {removed:,} removed"
+        body.append(_label(x + 6, y + 9, summary))
+    return _svg(20 + len(stages) * _ROW_H, body, "rows kept and removed per stage")
+
+
+def time_chart(stages: list[dict[str, Any]]) -> str:
+    """Stacked bars per stage: busy seconds and idle seconds of its actors."""
+    totals = [float(s.get("busy_s") or 0) + float(s.get("idle_s") or 0) for s in stages]
+    scale = max([*totals, 1e-9])
+    body: list[str] = []
+    for i, stage in enumerate(stages):
+        y = 10 + i * _ROW_H
+        name = str(stage.get("stage_name"))
+        busy, idle = float(stage.get("busy_s") or 0), float(stage.get("idle_s") or 0)
+        body.append(_label(_LABEL_W - 8, y + 9, _stage_label(i + 1, name), "end"))
+        busy_w, idle_w = _BAR_W * busy / scale, _BAR_W * idle / scale
+        body.append(_rect(_LABEL_W, y, busy_w, 18, _BUSY, f"{name}: {busy:.2f} s busy"))
+        body.append(_rect(_LABEL_W + busy_w, y, idle_w, 18, _IDLE, f"{name}: {idle:.2f} s idle"))
+        body.append(_label(_LABEL_W + busy_w + idle_w + 6, y + 9, f"{busy:.2f} s busy, {idle:.2f} s idle"))
+    return _svg(20 + len(stages) * _ROW_H, body, "actor time per stage")
+
+
+def timeline_chart(report: dict[str, Any]) -> str:
+    """One bar per stage from its first batch start to its last batch end, on the run's time axis."""
+    stages = report.get("stages") or []
+    start = report.get("started_at")
+    ends = [s.get("last_end") for s in stages if isinstance(s.get("last_end"), int | float)]
+    starts = [s.get("first_start") for s in stages if isinstance(s.get("first_start"), int | float)]
+    if not isinstance(start, int | float):
+        start = min(starts) if starts else 0.0
+    finish = report.get("finished_at")
+    span_end = max([*ends, finish if isinstance(finish, int | float) else start])
+    span = max(span_end - start, 1e-6)
+    body: list[str] = []
+    axis_y = 10 + len(stages) * _ROW_H + 4
+    for i, stage in enumerate(stages):
+        y = 10 + i * _ROW_H
+        name = str(stage.get("stage_name"))
+        body.append(_label(_LABEL_W - 8, y + 9, _stage_label(i + 1, name), "end"))
+        first, last = stage.get("first_start"), stage.get("last_end")
+        if isinstance(first, int | float) and isinstance(last, int | float):
+            x0 = _LABEL_W + _BAR_W * (first - start) / span
+            width = max(_BAR_W * (last - first) / span, 1.5)
+            tip = f"{name}: active {first - start:.2f} s to {last - start:.2f} s"
+            body.append(_rect(x0, y, width, 18, _ACTIVE, tip))
+            body.append(_label(x0 + width + 6, y + 9, f"{last - first:.2f} s"))
+        else:
+            body.append(_label(_LABEL_W + 4, y + 9, "never active"))
+    body.append(f'<line x1="{_LABEL_W}" y1="{axis_y}" x2="{_LABEL_W + _BAR_W}" y2="{axis_y}" stroke="#52606d" />')
+    for k in range(6):
+        x = _LABEL_W + _BAR_W * k / 5
+        body.append(f'<line x1="{x:.1f}" y1="{axis_y}" x2="{x:.1f}" y2="{axis_y + 4}" stroke="#52606d" />')
+        body.append(_label(x, axis_y + 14, f"{span * k / 5:.1f} s", "middle"))
+    return _svg(axis_y + 26, body, "timeline of stage activity")
+
+
+_COLUMNS: list[tuple[str, str]] = [
+    ("tasks_in", "tasks in"),
+    ("tasks_out", "tasks out"),
+    ("tasks_filtered", "filtered"),
+    ("tasks_failed", "failed"),
+    ("retries", "retries"),
+    ("rows_in", "rows in"),
+    ("rows_out", "rows out"),
+    ("rows_removed", "rows removed"),
+    ("batches", "batches"),
+    ("actors_started", "actors"),
+    ("actors_restarted", "restarted"),
+    ("busy_s", "busy s"),
+    ("idle_s", "idle s"),
+    ("active_s", "active s"),
+    ("rows_per_s", "rows/s"),
+    ("max_queued", "max queued"),
+    ("balanced", "balanced"),
+]
+
+
+def stage_table(stages: list[dict[str, Any]]) -> str:
+    """The per-stage table."""
+    head = '<tr><th>#</th><th class="name">stage</th>' + "".join(f"<th>{_e(t)}</th>" for _, t in _COLUMNS) + "</tr>"
+    rows = []
+    for i, stage in enumerate(stages, start=1):
+        values = dict(stage)
+        values["rows_removed"] = _rows_split(stage)[1]
+        cells = "".join(
+            f'<td data-key="{key}">{_num(values.get(key), 0 if key == "rows_per_s" else 2)}</td>' for key, _ in _COLUMNS
+        )
+        rows.append(f'<tr><td>{i}</td><td class="name">{_e(stage.get("stage_name"))}</td>{cells}</tr>')
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _cards(report: dict[str, Any]) -> str:
+    stages = report.get("stages") or []
+    first_out = int(stages[0].get("rows_out") or 0) if stages else 0
+    last = stages[-1] if stages else {}
+    items = [
+        ("wall time", f"{float(report.get('wall_s') or 0):.2f} s"),
+        ("stages", _num(len(stages))),
+        (f"rows out of '{stages[0].get('stage_name')}'" if stages else "rows read", _num(first_out)),
+        (f"rows into '{last.get('stage_name')}'" if stages else "rows written", _num(int(last.get("rows_in") or 0))),
+        ("failed tasks", _num(sum(int(s.get("tasks_failed") or 0) for s in stages))),
+        ("retries", _num(sum(int(s.get("retries") or 0) for s in stages))),
+        ("actors started", _num(sum(int(s.get("actors_started") or 0) for s in stages))),
+    ]
+    return (
+        '<div class="cards">'
+        + "".join(f'<div class="card"><div class="v">{v}</div><div class="k">{_e(k)}</div></div>' for k, v in items)
+        + "</div>"
+    )
+
+
+def _legend(*items: tuple[str, str]) -> str:
+    return (
+        '<div class="legend">'
+        + "".join(f'<span style="background:{color}"></span>{_e(text)}' for color, text in items)
+        + "</div>"
+    )
+
+
+def render_report_html(report: dict[str, Any]) -> str:
+    """The HTML page of a run report (the dict of `RunReport.to_dict()` / `report.json`)."""
+    stages = list(report.get("stages") or [])
+    status = str(report.get("status") or "unknown")
+    run_id = report.get("run_id") or "run"
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>raycurator run {_e(run_id)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f'<h1>raycurator run {_e(run_id)} <span class="badge {_e(status)}">{_e(status)}</span></h1>',
+        f'<p class="meta">executor {_e(report.get("executor"))}, mode {_e(report.get("mode"))}; '
+        f"started {_when(report.get('started_at'))}, finished {_when(report.get('finished_at'))}; "
+        f"wall time {float(report.get('wall_s') or 0):.2f} s; "
+        f"every input accounted for: {_num(report.get('balanced'))}</p>",
+    ]
+    if report.get("log_dir"):
+        parts.append(f'<p class="meta">log directory: <code>{_e(report["log_dir"])}</code></p>')
+    if report.get("error"):
+        parts.append(f'<h2>Error</h2><div class="error">{_e(report["error"])}</div>')
+    if report.get("failure_ledger"):
+        ledger = _e(report["failure_ledger"])
+        parts.append(f'<p class="meta">failed inputs were skipped and recorded in <code>{ledger}</code></p>')
+    parts.append(_cards(report))
+    parts.append("<h2>Stages</h2>")
+    if stages:
+        parts.append(stage_table(stages))
+        parts.append("<h2>Rows kept and removed per stage</h2>")
+        parts.append(_legend((_KEPT, "kept"), (_REMOVED, "removed"), (_ADDED, "added (readers, fan-out)")))
+        parts.append(rows_chart(stages))
+        parts.append("<h2>Actor time per stage</h2>")
+        parts.append(_legend((_BUSY, "busy"), (_IDLE, "idle")))
+        parts.append(time_chart(stages))
+        parts.append("<h2>Timeline of stage activity</h2>")
+        parts.append(timeline_chart(report))
+    else:
+        parts.append('<p class="meta">no stage ran</p>')
+    if report.get("extra"):
+        parts.append("<h2>Extra</h2>")
+        parts.append(f"<pre>{_e(json.dumps(report['extra'], indent=2, default=str))}</pre>")
+    data = json.dumps(report, indent=2, default=str)
+    parts.append(f"<h2>report.json</h2><details><summary>raw figures</summary><pre>{_e(data)}</pre></details>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def write_report_html(run_dir: str | os.PathLike[str], report: dict[str, Any] | None = None) -> Path:
+    """Write `report.html` into `run_dir` (from `report`, else from the `report.json` there)."""
+    directory = Path(run_dir)
+    if report is None:
+        report = json.loads((directory / "report.json").read_text(encoding="utf-8"))
+    path = directory / "report.html"
+    write_text_atomic(path, render_report_html(report))
+    return path

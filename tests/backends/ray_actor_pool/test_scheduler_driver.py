@@ -1,0 +1,253 @@
+"""A fake Ray layer for the scheduler tests (no tests here; the test_scheduler_*.py files load it).
+
+It plays `PoolRuntime`'s part without Ray: object references are `Ref` values, actors become
+ready when the test says so, and batches "run" when the test completes them with a
+`BatchSummary` it builds. Every loop step checks the capacity invariants.
+
+The test modules run under `--import-mode=importlib`, so they load this file by path
+(`load_driver()` at the bottom of each module's imports).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from raycurator.backends.failures import TaskFailure
+from raycurator.backends.ray_actor_pool.scheduling.capacity import NodeCapacity
+from raycurator.backends.ray_actor_pool.scheduling.items import Batch, BatchSummary, Item, TaskMeta
+from raycurator.backends.ray_actor_pool.scheduling.operators import StageSpec
+from raycurator.backends.ray_actor_pool.scheduling.scheduler import (
+    ActorRequest,
+    SchedulerConfig,
+    StreamingScheduler,
+)
+
+EPS = 1e-9
+
+
+class FakeClock:
+    """Injectable clock: time moves only when the test advances it."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Stands for a Ray object reference."""
+
+    name: str
+
+
+class Stalled(AssertionError):
+    """Nothing in flight, nothing starting, and the run is not done (PoolRuntime raises here)."""
+
+
+def make_items(count: int, prefix: str = "t", nbytes: int = 0, rows: int = 10) -> list[Item]:
+    return [
+        Item(
+            Ref(f"in-{prefix}{i}"),
+            None,
+            TaskMeta(f"{prefix}{i}", num_items=rows, nbytes=nbytes, source_files=(f"{prefix}{i}.jsonl",)),
+        )
+        for i in range(count)
+    ]
+
+
+def out_meta(meta: TaskMeta, stage: str, suffix: str = "") -> TaskMeta:
+    return replace(meta, task_id=f"{meta.task_id}>{stage}{suffix}")
+
+
+def chain_ids(ids: list[str], stages: list[str]) -> set[str]:
+    """Task ids after a 1:1 pass through `stages`."""
+    return {i + "".join(f">{s}" for s in stages) for i in ids}
+
+
+def failure(stage: str, task_id: str, message: str = "boom") -> TaskFailure:
+    return TaskFailure(stage=stage, task_id=task_id, error_type="ValueError", message=message)
+
+
+def balance_report(scheduler: StreamingScheduler) -> list[tuple]:
+    return [
+        (c.stage_name, c.tasks_in, c.tasks_attributed, c.tasks_filtered, c.tasks_failed)
+        for c in scheduler.counters
+    ]
+
+
+def assert_balanced(scheduler: StreamingScheduler) -> None:
+    assert all(c.balanced for c in scheduler.counters), balance_report(scheduler)
+
+
+class Driver:
+    """Drives a `StreamingScheduler` the way `PoolRuntime.run` does, with fake actors and calls."""
+
+    def __init__(
+        self,
+        specs: list[StageSpec],
+        nodes: list[NodeCapacity] | None = None,
+        config: SchedulerConfig | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.clock = FakeClock()
+        self.s = StreamingScheduler(specs, nodes or [NodeCapacity("n1", 2.0)], config, clock=self.clock)
+        self.names = [spec.name for spec in specs]
+        self.rng = random.Random(seed)
+        self.created: dict[str, ActorRequest] = {}
+        self.starting: list[str] = []
+        self.running: dict[int, Batch] = {}
+        self.dispatched: list[Batch] = []
+        self.stopped: list[str] = []
+        self.peak_busy: dict[str, float] = defaultdict(float)
+        self.peak_running = 0
+        self.snapshots: list[dict[str, int]] = []  # per step: stage name -> in-flight batches
+        self.default_process_time = 0.2
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def start(self, items: list[Item]) -> None:
+        self.s.add_initial(items)
+
+    def step(self) -> list[Batch]:
+        """One iteration of PoolRuntime.run: plan actors, dispatch batches, stop finished actors."""
+        for request in self.s.plan_actors():
+            assert request.actor_id not in self.created, "actor id reused"
+            assert request.actor_id in self.s.actors
+            self.created[request.actor_id] = request
+            self.starting.append(request.actor_id)
+        new = self.s.next_dispatches()
+        for batch in new:
+            actor = self.s.actors[batch.actor_id]
+            assert actor.ready, f"batch {batch.batch_id} sent to an actor that is not ready"
+            assert actor.stage_index == batch.stage_index
+            assert batch.batch_id not in self.running
+            self.running[batch.batch_id] = batch
+            self.dispatched.append(batch)
+        for actor_id in self.s.actors_to_stop():
+            assert actor_id not in self.stopped, f"{actor_id} stopped twice"
+            assert self.s.operators[self.created[actor_id].stage_index].finished()
+            assert not any(b.actor_id == actor_id for b in self.running.values()), "stopped with work in flight"
+            self.stopped.append(actor_id)
+            if actor_id in self.starting:
+                self.starting.remove(actor_id)
+        self.check()
+        return new
+
+    def check(self) -> None:
+        """Capacity invariants: busy actors x cpus within each node; GPUs held within each node."""
+        busy: dict[str, float] = defaultdict(float)
+        gpus: dict[str, float] = defaultdict(float)
+        for actor in self.s.actors.values():
+            spec = self.s.specs[actor.stage_index]
+            gpus[actor.node_id] += spec.gpus
+            if actor.in_flight:
+                busy[actor.node_id] += spec.cpus
+        for node_id, node in self.s.nodes.items():
+            assert busy[node_id] <= node.cpus + EPS, f"node {node_id}: {busy[node_id]} CPUs busy of {node.cpus}"
+            assert abs(node.cpus_in_use - busy[node_id]) < 1e-6, (node_id, node.cpus_in_use, busy[node_id])
+            assert gpus[node_id] <= node.gpus + EPS, f"node {node_id}: {gpus[node_id]} GPUs held of {node.gpus}"
+            assert abs(node.gpus_held - gpus[node_id]) < 1e-6, (node_id, node.gpus_held, gpus[node_id])
+            self.peak_busy[node_id] = max(self.peak_busy[node_id], busy[node_id])
+        self.peak_running = max(self.peak_running, len(self.running))
+        per_stage: dict[str, int] = defaultdict(int)
+        for batch in self.running.values():
+            per_stage[self.names[batch.stage_index]] += 1
+        self.snapshots.append(dict(per_stage))
+
+    # -- actors ------------------------------------------------------------------------------------
+    def ready(self, actor_ids: list[str] | None = None) -> None:
+        for actor_id in list(self.starting if actor_ids is None else actor_ids):
+            self.starting.remove(actor_id)
+            self.s.on_actor_ready(actor_id)
+
+    def kill(self, actor_id: str) -> list[Batch]:
+        """The actor died: its calls never return; the scheduler is told once."""
+        for batch_id in [b for b, batch in self.running.items() if batch.actor_id == actor_id]:
+            del self.running[batch_id]
+        return self.s.on_actor_died(actor_id)
+
+    def stage_actor_ids(self, index: int) -> list[str]:
+        return [a.actor_id for a in self.s.stage_actors(index)]
+
+    # -- calls ---------------------------------------------------------------------------------------
+    def running_of(self, index: int) -> list[Batch]:
+        return [b for b in self.running.values() if b.stage_index == index]
+
+    def default_summary(self, batch: Batch) -> tuple[list, BatchSummary]:
+        """What a well-behaved stage returns: 1:1 maps, hash-ish shuffle pieces, one task per reduce."""
+        name = self.names[batch.stage_index]
+        rows_in = sum(i.meta.num_items for i in batch.items)
+        if batch.method == "shuffle_map":
+            n = batch.kwargs["num_partitions"]
+            rows = [0] * n
+            for r in range(batch.items[0].meta.num_items):
+                rows[(r * 7 + len(batch.items[0].meta.task_id)) % n] += 1
+            refs = [Ref(f"piece-{batch.batch_id}-{p}") for p in range(n)]
+            return refs, BatchSummary(
+                rows_in=rows_in, rows_out=rows_in, partition_rows=rows, output_counts=[1], process_time=0.1
+            )
+        if batch.method == "shuffle_reduce":
+            p = batch.kwargs["partition_index"]
+            meta = TaskMeta(f"{name}-partition-{p:05d}", num_items=rows_in)
+            return [Ref(f"out-{batch.batch_id}")], BatchSummary(
+                outputs=[meta], rows_in=rows_in, rows_out=rows_in, process_time=0.1
+            )
+        outputs = [out_meta(i.meta, name) for i in batch.items]
+        summary = BatchSummary(
+            outputs=outputs,
+            output_counts=[1] * len(outputs),
+            rows_in=rows_in,
+            rows_out=rows_in,
+            process_time=self.default_process_time,
+        )
+        return [Ref(f"out-{batch.batch_id}")], summary
+
+    def complete(
+        self, batch: Batch | int, summary: BatchSummary | None = None, refs: list | None = None, elapsed: float = 0.0
+    ) -> None:
+        batch_id = batch if isinstance(batch, int) else batch.batch_id
+        batch = self.running.pop(batch_id)
+        default_refs, default_summary = self.default_summary(batch)
+        self.clock.advance(elapsed)
+        self.s.on_batch_done(batch_id, default_refs if refs is None else refs, summary or default_summary)
+
+    def crash(self, batch: Batch, error_type: str = "ObjectLostError", message: str = "inputs lost") -> None:
+        del self.running[batch.batch_id]
+        self.s.on_batch_crashed(batch.batch_id, error_type, message, "Traceback: ...")
+
+    def run(
+        self,
+        on_batch: Callable[[Driver, Batch], None] | None = None,
+        max_steps: int = 20_000,
+        complete_many: bool = False,
+    ) -> None:
+        """Loop until done: make starting actors ready, complete running batches in a random order."""
+        handle = on_batch or (lambda driver, batch: driver.complete(batch))
+        for _ in range(max_steps):
+            self.step()
+            if self.s.done:
+                return
+            if self.starting:
+                self.ready()
+                continue
+            if not self.running:
+                raise Stalled(f"nothing in flight and not done: {self.s.snapshot()}")
+            batches = list(self.running.values())
+            chosen = self.rng.sample(batches, self.rng.randint(1, len(batches))) if complete_many else [
+                self.rng.choice(batches)
+            ]
+            for batch in chosen:
+                if batch.batch_id in self.running:
+                    handle(self, batch)
+        raise AssertionError("run did not finish")
+
+    def drain_stops(self) -> None:
+        """After the run: what PoolRuntime.shutdown would stop, checked through actors_to_stop."""
+        self.step()

@@ -10,29 +10,45 @@ import pytest
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
 
-@pytest.fixture(scope="session")
-def ray_session() -> Iterator[None]:
-    """A local Ray (2 CPUs, 127.0.0.1, no dashboard) shared by every test that asks for it."""
-    import ray
+class RaySession:
+    """The test session's local Ray (2 CPUs, 127.0.0.1, no dashboard), started on demand.
 
-    if ray.is_initialized():
-        ray.shutdown()
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        _node_ip_address="127.0.0.1",
-        log_to_driver=True,
-        namespace="raycurator-tests",
-    )
+    Tests that need a cluster of their own (multi-node, crashes) call `suspend()` first; the
+    next test that wants the shared Ray starts it again.
+    """
+
+    def ensure(self) -> None:
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(
+                num_cpus=2,
+                include_dashboard=False,
+                _node_ip_address="127.0.0.1",
+                namespace="raycurator-tests",
+            )
+
+    def suspend(self) -> None:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[RaySession]:
+    """The session's shared local Ray; shut down at the end of the session."""
+    session = RaySession()
     try:
-        yield
+        yield session
     finally:
-        ray.shutdown()
+        session.suspend()
 
 
 @pytest.fixture
-def shared_ray(ray_session: None) -> Iterator[None]:
-    """Use the session's Ray; asserts the test left no actor of its own alive."""
+def shared_ray(ray_session: RaySession) -> Iterator[None]:
+    """Run the test on the session's shared local Ray."""
+    ray_session.ensure()
     yield
 
 

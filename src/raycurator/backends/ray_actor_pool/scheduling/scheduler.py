@@ -252,8 +252,8 @@ class StreamingScheduler:
             op = self.operators[batch.stage_index]
             op.in_flight.pop(batch_id, None)
             batch.attempts += 1
-            self.counters[batch.stage_index].retries += 1
             if batch.attempts <= op.spec.max_task_retries:
+                self.counters[batch.stage_index].retries += 1
                 op.retry(batch)
                 requeued.append(batch)
             else:

@@ -110,14 +110,17 @@ def _setup_on_node_remote(stage: ProcessingStage, node_id: str) -> str:
 
 
 def run_setup_on_nodes(stages: list[ProcessingStage], nodes: list[ClusterNode]) -> None:
-    """Run every stage's `setup_on_node` once on every node, pinned there, with the stage's resources."""
+    """Run every stage's `setup_on_node` once on every node that can host it, pinned there, with its resources."""
     calls = []
     for stage in stages:
         resources = stage.resources
+        gpus = ray_gpus(stage)
         for node in nodes:
+            if node.cpus + 1e-9 < resources.cpus or node.gpus + 1e-9 < gpus:
+                continue  # no worker of this stage can run here
             options = {
                 "num_cpus": min(resources.cpus, node.cpus),
-                "num_gpus": ray_gpus(stage),
+                "num_gpus": gpus,
                 "scheduling_strategy": pinned(node.node_id),
                 "max_retries": 0,
             }

@@ -37,7 +37,7 @@ svg text { font-family: system-ui, sans-serif; font-size: 12px; fill: #1f2933; }
 pre { background: #fff; border: 1px solid #d9e2ec; padding: .75rem; overflow: auto; font-size: .8rem; }
 """
 
-_KEPT, _REMOVED, _ADDED = "#2f9e44", "#e03131", "#1971c2"
+_KEPT, _REMOVED, _ADDED, _CONVERT = "#2f9e44", "#e03131", "#1971c2", "#adb5bd"
 _BUSY, _IDLE, _ACTIVE = "#1971c2", "#a5d8ff", "#7048e8"
 _LABEL_W, _BAR_W, _ROW_H = 230, 560, 24
 
@@ -64,10 +64,38 @@ def _when(timestamp: Any) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
 
 
-def _rows_split(stage: dict[str, Any]) -> tuple[int, int, int]:
-    """(kept, removed, added) rows of a stage."""
+def converts_rows(stage: dict[str, Any]) -> bool:
+    """Whether a stage's outputs count something else than its inputs (documents in, files out).
+
+    Uses `task_type_in` / `task_type_out` when the report has them; otherwise a stage whose
+    output tasks hold one item each while its inputs held more (a writer) counts as converting.
+    """
+    type_in, type_out = stage.get("task_type_in"), stage.get("task_type_out")
+    if type_in and type_out:
+        return type_in != type_out and not (int(stage.get("rows_in") or 0) == 0)
     rows_in, rows_out = int(stage.get("rows_in") or 0), int(stage.get("rows_out") or 0)
-    return min(rows_in, rows_out), max(rows_in - rows_out, 0), max(rows_out - rows_in, 0)
+    tasks_in, tasks_out = int(stage.get("tasks_in") or 0), int(stage.get("tasks_out") or 0)
+    return 0 < rows_out < rows_in and rows_out == tasks_out and rows_in > tasks_in
+
+
+def stage_rows(stage: dict[str, Any]) -> tuple[str, int, int, int]:
+    """`(kind, kept, removed, added)` rows of a stage; kind is "filter", "expand" or "convert".
+
+    "filter": rows out <= rows in, `removed` = the difference; "expand": more rows out than in
+    (readers, fan-out), `added` = the difference; "convert": outputs count another unit (a
+    writer's files), nothing is kept, removed or added.
+    """
+    rows_in, rows_out = int(stage.get("rows_in") or 0), int(stage.get("rows_out") or 0)
+    if converts_rows(stage):
+        return "convert", 0, 0, 0
+    if rows_out > rows_in:
+        return "expand", rows_in, 0, rows_out - rows_in
+    return "filter", rows_out, rows_in - rows_out, 0
+
+
+def _rows_split(stage: dict[str, Any]) -> tuple[int, int, int]:
+    _, kept, removed, added = stage_rows(stage)
+    return kept, removed, added
 
 
 def _svg(height: int, body: list[str], label: str) -> str:
@@ -101,9 +129,15 @@ def rows_chart(stages: list[dict[str, Any]]) -> str:
     for i, stage in enumerate(stages):
         y = 10 + i * _ROW_H
         name = str(stage.get("stage_name"))
-        kept, removed, added = _rows_split(stage)
+        kind, kept, removed, added = stage_rows(stage)
         body.append(_label(_LABEL_W - 8, y + 9, _stage_label(i + 1, name), "end"))
         x = float(_LABEL_W)
+        if kind == "convert":
+            rows_in, rows_out = int(stage.get("rows_in") or 0), int(stage.get("rows_out") or 0)
+            width = _BAR_W * rows_in / scale
+            body.append(_rect(x, y, width, 18, _CONVERT, f"{name}: {rows_in:,} rows in, {rows_out:,} out"))
+            body.append(_label(x + width + 6, y + 9, f"{rows_in:,} in, {rows_out:,} out (another unit)"))
+            continue
         for amount, color, what in ((kept, _KEPT, "kept"), (removed, _REMOVED, "removed"), (added, _ADDED, "added")):
             if amount:
                 width = _BAR_W * amount / scale
@@ -202,18 +236,39 @@ def stage_table(stages: list[dict[str, Any]]) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def run_totals(stages: list[dict[str, Any]]) -> dict[str, int]:
+    """Rows read (out of the leading reader stages), removed (by all stages), written or returned."""
+    rows_read = 0
+    for stage in stages:
+        kind = stage_rows(stage)[0]
+        if kind == "filter":
+            break
+        rows_read = int(stage.get("rows_out") or 0) if kind == "expand" else rows_read
+    last = stages[-1] if stages else {}
+    kind = stage_rows(last)[0] if stages else "filter"
+    rows_final = int(last.get("rows_in") or 0) if kind == "convert" else int(last.get("rows_out") or 0)
+    return {
+        "rows_read": rows_read,
+        "rows_removed": sum(stage_rows(s)[2] for s in stages),
+        "rows_final": rows_final,
+        "tasks_failed": sum(int(s.get("tasks_failed") or 0) for s in stages),
+        "retries": sum(int(s.get("retries") or 0) for s in stages),
+        "actors_started": sum(int(s.get("actors_started") or 0) for s in stages),
+    }
+
+
 def _cards(report: dict[str, Any]) -> str:
     stages = report.get("stages") or []
-    first_out = int(stages[0].get("rows_out") or 0) if stages else 0
-    last = stages[-1] if stages else {}
+    totals = run_totals(stages)
     items = [
         ("wall time", f"{float(report.get('wall_s') or 0):.2f} s"),
         ("stages", _num(len(stages))),
-        (f"rows out of '{stages[0].get('stage_name')}'" if stages else "rows read", _num(first_out)),
-        (f"rows into '{last.get('stage_name')}'" if stages else "rows written", _num(int(last.get("rows_in") or 0))),
-        ("failed tasks", _num(sum(int(s.get("tasks_failed") or 0) for s in stages))),
-        ("retries", _num(sum(int(s.get("retries") or 0) for s in stages))),
-        ("actors started", _num(sum(int(s.get("actors_started") or 0) for s in stages))),
+        ("rows read", _num(totals["rows_read"])),
+        ("rows removed", _num(totals["rows_removed"])),
+        ("rows at the end", _num(totals["rows_final"])),
+        ("failed tasks", _num(totals["tasks_failed"])),
+        ("retries", _num(totals["retries"])),
+        ("actors started", _num(totals["actors_started"])),
     ]
     return (
         '<div class="cards">'
@@ -259,7 +314,14 @@ def render_report_html(report: dict[str, Any]) -> str:
     if stages:
         parts.append(stage_table(stages))
         parts.append("<h2>Rows kept and removed per stage</h2>")
-        parts.append(_legend((_KEPT, "kept"), (_REMOVED, "removed"), (_ADDED, "added (readers, fan-out)")))
+        parts.append(
+            _legend(
+                (_KEPT, "kept"),
+                (_REMOVED, "removed"),
+                (_ADDED, "added (readers, fan-out)"),
+                (_CONVERT, "consumed (writers: rows in, files out)"),
+            )
+        )
         parts.append(rows_chart(stages))
         parts.append("<h2>Actor time per stage</h2>")
         parts.append(_legend((_BUSY, "busy"), (_IDLE, "idle")))

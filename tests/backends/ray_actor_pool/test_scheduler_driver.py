@@ -52,12 +52,18 @@ class Stalled(AssertionError):
     """Nothing in flight, nothing starting, and the run is not done (PoolRuntime raises here)."""
 
 
-def make_items(count: int, prefix: str = "t", nbytes: int = 0, rows: int = 10) -> list[Item]:
+def make_items(count: int, prefix: str = "t", nbytes: int = 0, rows: int = 10, dataset: str = "") -> list[Item]:
     return [
         Item(
             Ref(f"in-{prefix}{i}"),
             None,
-            TaskMeta(f"{prefix}{i}", num_items=rows, nbytes=nbytes, source_files=(f"{prefix}{i}.jsonl",)),
+            TaskMeta(
+                f"{prefix}{i}",
+                num_items=rows,
+                nbytes=nbytes,
+                source_files=(f"{prefix}{i}.jsonl",),
+                dataset_name=dataset,
+            ),
         )
         for i in range(count)
     ]
@@ -78,8 +84,7 @@ def failure(stage: str, task_id: str, message: str = "boom") -> TaskFailure:
 
 def balance_report(scheduler: StreamingScheduler) -> list[tuple]:
     return [
-        (c.stage_name, c.tasks_in, c.tasks_attributed, c.tasks_filtered, c.tasks_failed)
-        for c in scheduler.counters
+        (c.stage_name, c.tasks_in, c.tasks_attributed, c.tasks_filtered, c.tasks_failed) for c in scheduler.counters
     ]
 
 
@@ -106,6 +111,7 @@ class Driver:
         self.running: dict[int, Batch] = {}
         self.dispatched: list[Batch] = []
         self.stopped: list[str] = []
+        self.killed: list[str] = []
         self.peak_busy: dict[str, float] = defaultdict(float)
         self.peak_running = 0
         self.snapshots: list[dict[str, int]] = []  # per step: stage name -> in-flight batches
@@ -116,7 +122,15 @@ class Driver:
         self.s.add_initial(items)
 
     def step(self) -> list[Batch]:
-        """One iteration of PoolRuntime.run: plan actors, dispatch batches, stop finished actors."""
+        """One iteration of PoolRuntime.run: stop finished (or retired) actors, plan actors, dispatch batches."""
+        for actor_id in self.s.actors_to_stop():
+            assert actor_id not in self.stopped, f"{actor_id} stopped twice"
+            finished = self.s.operators[self.created[actor_id].stage_index].finished()
+            assert finished or actor_id not in self.starting, "only idle, ready actors are retired early"
+            assert not any(b.actor_id == actor_id for b in self.running.values()), "stopped with work in flight"
+            self.stopped.append(actor_id)
+            if actor_id in self.starting:
+                self.starting.remove(actor_id)
         for request in self.s.plan_actors():
             assert request.actor_id not in self.created, "actor id reused"
             assert request.actor_id in self.s.actors
@@ -130,13 +144,6 @@ class Driver:
             assert batch.batch_id not in self.running
             self.running[batch.batch_id] = batch
             self.dispatched.append(batch)
-        for actor_id in self.s.actors_to_stop():
-            assert actor_id not in self.stopped, f"{actor_id} stopped twice"
-            assert self.s.operators[self.created[actor_id].stage_index].finished()
-            assert not any(b.actor_id == actor_id for b in self.running.values()), "stopped with work in flight"
-            self.stopped.append(actor_id)
-            if actor_id in self.starting:
-                self.starting.remove(actor_id)
         self.check()
         return new
 
@@ -171,6 +178,7 @@ class Driver:
         """The actor died: its calls never return; the scheduler is told once."""
         for batch_id in [b for b, batch in self.running.items() if batch.actor_id == actor_id]:
             del self.running[batch_id]
+        self.killed.append(actor_id)
         return self.s.on_actor_died(actor_id)
 
     def stage_actor_ids(self, index: int) -> list[str]:
@@ -238,11 +246,18 @@ class Driver:
                 self.ready()
                 continue
             if not self.running:
-                raise Stalled(f"nothing in flight and not done: {self.s.snapshot()}")
+                idle_rounds = getattr(self, "_idle_rounds", 0) + 1
+                self._idle_rounds = idle_rounds
+                if idle_rounds > 3:  # PoolRuntime allows a few rounds for stops and preemptions
+                    raise Stalled(f"nothing in flight and not done: {self.s.snapshot()}")
+                continue
+            self._idle_rounds = 0
             batches = list(self.running.values())
-            chosen = self.rng.sample(batches, self.rng.randint(1, len(batches))) if complete_many else [
-                self.rng.choice(batches)
-            ]
+            chosen = (
+                self.rng.sample(batches, self.rng.randint(1, len(batches)))
+                if complete_many
+                else [self.rng.choice(batches)]
+            )
             for batch in chosen:
                 if batch.batch_id in self.running:
                     handle(self, batch)

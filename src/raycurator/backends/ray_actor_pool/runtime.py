@@ -152,7 +152,7 @@ class PoolRuntime:
             error_type, message = _root_cause(error)
             self.scheduler.on_batch_crashed(call.batch.batch_id, error_type, message, str(error))
             return
-        self.scheduler.on_batch_done(call.batch.batch_id, call.payload, summary)
+        self.scheduler.on_batch_done(call.batch.batch_id, call.payload, summary, actor_id=call.actor_id)
 
     def _on_actor_ready(self, ref: Any) -> None:
         actor_id = self._starting.pop(ref)
@@ -171,19 +171,22 @@ class PoolRuntime:
         """Drive the scheduler until every stage is finished or the run failed."""
         scheduler = self.scheduler
         scheduler.add_initial(initial)
+        idle_rounds = 0
         while not scheduler.done:
+            for actor_id in scheduler.actors_to_stop():
+                self._stop(actor_id)
             for request in scheduler.plan_actors():
                 self._create(request.actor_id, request.stage_index, request.node_id)
             for batch in scheduler.next_dispatches():
                 self._submit(batch)
-            for actor_id in scheduler.actors_to_stop():
-                self._stop(actor_id)
             self._reap_stopped()
             waiting = list(self._calls) + list(self._starting)
             if not waiting:
-                if scheduler.done:
-                    break
-                raise RuntimeError(f"scheduler stalled with nothing in flight: {scheduler.snapshot()}")
+                idle_rounds += 1  # a stop or a preemption may unblock the next round
+                if idle_rounds > 3:
+                    raise RuntimeError(f"scheduler stalled with nothing in flight: {scheduler.snapshot()}")
+                continue
+            idle_rounds = 0
             ready, _ = ray.wait(waiting, num_returns=1, timeout=1.0)
             if ready:
                 more, _ = ray.wait(waiting, num_returns=len(waiting), timeout=0)

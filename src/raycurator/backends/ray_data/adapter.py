@@ -70,19 +70,31 @@ def task_udf(stage: ProcessingStage) -> Callable[[pa.Table], pa.Table]:
 
 
 class StageActor:
-    """Callable class for Ray Data actor pools: one stage, set up once per actor."""
+    """Callable class for Ray Data actor pools: one stage, set up once per actor.
 
-    def __init__(self, stage: ProcessingStage) -> None:
+    The stage travels as a class attribute of the per-stage subclass `actor_udf` makes (not
+    as a constructor argument, which Ray would keep in the object store for actor restarts).
+    """
+
+    stage: ProcessingStage
+
+    def __init__(self) -> None:
+        stage = type(self).stage
         self.adapter = BaseStageAdapter(stage)
         context = ray.get_runtime_context()
         self.worker_metadata = WorkerMetadata(worker_id=context.get_worker_id())
+        # A failing set-up is raised from the first batch: an error raised here would reach the
+        # driver as an ActorDiedError carrying only text, not the StageExecutionError.
+        self.setup_error: Exception | None = None
         try:
             self.adapter.setup(self.worker_metadata)
         except Exception as error:
-            raise stage_error(stage, [], error) from None
-        self._torn_down = False
+            self.setup_error = stage_error(stage, [], error)
+        self._torn_down = self.setup_error is not None
 
     def __call__(self, batch: pa.Table) -> pa.Table:
+        if self.setup_error is not None:
+            raise self.setup_error
         return _run(self.adapter, batch)
 
     def __del__(self) -> None:
@@ -98,4 +110,5 @@ class StageActor:
 def actor_udf(stage: ProcessingStage) -> type[StageActor]:
     """A `StageActor` subclass named after the stage (what Ray Data shows as the operator name)."""
     name = udf_name(stage)
-    return type(name, (StageActor,), {"__module__": StageActor.__module__, "__qualname__": name})
+    namespace = {"__module__": StageActor.__module__, "__qualname__": name, "stage": stage}
+    return type(name, (StageActor,), namespace)

@@ -146,8 +146,8 @@ def plan_stages(
 
 
 def source_dataset(tasks: list[Task]) -> Dataset:
-    """A dataset of the starting tasks, one task per block."""
-    return ray.data.from_arrow([encode_tasks([task]) for task in tasks])
+    """A dataset of the starting tasks, one task per block (block metadata computed here, no Ray task)."""
+    return ray.data.from_blocks([encode_tasks([task]) for task in tasks])
 
 
 def apply_stage(ds: Dataset, plan: StagePlan) -> Dataset:
@@ -163,7 +163,6 @@ def apply_stage(ds: Dataset, plan: StagePlan) -> Dataset:
     if plan.use_actors:
         ds = ds.map_batches(
             actor_udf(plan.stage),
-            fn_constructor_kwargs={"stage": plan.stage},
             compute=ActorPoolStrategy(min_size=1, max_size=plan.max_actors),
             **kwargs,
         )

@@ -135,7 +135,7 @@ class ShuffleOperator(Operator):
             return bool(self.queue)
         if self.queue:
             return True
-        return self.maps_done == self.maps_total and not self.in_flight and bool(self.reduces_left)
+        return self.maps_done == self.maps_total and bool(self.reduces_left)
 
     def next_batch(self) -> Batch | None:
         if self.retry_queue:

@@ -83,7 +83,7 @@ class StreamingScheduler:
         self._actor_ids = itertools.count(1)
         self._deaths = [0] * len(specs)
         self._avg_batch_s = [math.inf] * len(specs)
-        self._stopped: list[str] = []
+        self._retiring: set[str] = set()
         for spec in specs:
             self._check_fits(spec)
 
@@ -183,7 +183,9 @@ class StreamingScheduler:
         requests: list[ActorRequest] = []
         if self.fatal is not None:
             return requests
-        for op in self.operators:
+        # stages with work first, downstream first among them (draining frees memory and resources)
+        order = sorted(self.operators, key=lambda o: (0, -o.index) if o.pending_work else (1, o.index))
+        for op in order:
             if not self._active(op):
                 continue
             if self.config.mode == "stage_by_stage":
@@ -196,9 +198,37 @@ class StreamingScheduler:
                 node = self._node_for(op, need_free_slot=False)
                 if node is not None:
                     requests.append(self._request(op, node))
+                elif op.pending_work:
+                    self._preempt_for(op)
         if self.config.mode == "streaming":
             requests.extend(self._plan_scale_up())
         return requests
+
+    def _preempt_for(self, op: Operator) -> None:
+        """Retire an idle actor of another stage whose resources (GPUs) would let `op` start one."""
+        spec = op.spec
+        candidates = []
+        for actor in self.actors.values():
+            if actor.stage_index == op.index or not actor.idle or actor.actor_id in self._retiring:
+                continue
+            node = self.nodes[actor.node_id]
+            freed = self.specs[actor.stage_index].gpus
+            if not fits(node, spec.cpus, spec.gpus) or node.free_gpus + freed + 1e-9 < spec.gpus:
+                continue
+            other = self.operators[actor.stage_index]
+            busy_elsewhere = other.has_ready_batch() and not self._blocked(other)
+            candidates.append((busy_elsewhere, -len(self.stage_actors(actor.stage_index)), actor.actor_id))
+        if candidates:
+            self._retiring.add(min(candidates)[2])
+
+    def _usable_actor(self, op: Operator) -> bool:
+        """Whether the stage has an actor starting, or an idle one on a node with a free CPU slot."""
+        for actor in self.stage_actors(op.index):
+            if not actor.ready:
+                return True
+            if actor.idle and self.nodes[actor.node_id].free_cpus + 1e-9 >= op.spec.cpus:
+                return True
+        return False
 
     def _plan_scale_up(self) -> list[ActorRequest]:
         requests = []
@@ -208,7 +238,7 @@ class StreamingScheduler:
             if self._active(op)
             and op.has_ready_batch()
             and not self._blocked(op)
-            and not any(a.idle or not a.ready for a in self.stage_actors(op.index))
+            and not self._usable_actor(op)
             and len(self.stage_actors(op.index)) < self._max_actors(op)
         ]
         wanting.sort(key=lambda op: -op.pending_work)
@@ -280,7 +310,9 @@ class StreamingScheduler:
         """Actors whose stage is finished (tear them down and kill them)."""
         stopping = []
         for actor in list(self.actors.values()):
-            if self.operators[actor.stage_index].finished() and not actor.in_flight:
+            retiring = actor.actor_id in self._retiring and actor.idle
+            if retiring or (self.operators[actor.stage_index].finished() and not actor.in_flight):
+                self._retiring.discard(actor.actor_id)
                 self._release_actor(actor)
                 del self.actors[actor.actor_id]
                 stopping.append(actor.actor_id)
@@ -373,10 +405,16 @@ class StreamingScheduler:
                 self.nodes[actor.node_id].cpus_in_use -= op.spec.cpus
         return op
 
-    def on_batch_done(self, batch_id: int, refs: list[Any], summary: BatchSummary) -> None:
-        """A call returned: account it, hand outputs downstream, handle the failures it reports."""
+    def on_batch_done(
+        self, batch_id: int, refs: list[Any], summary: BatchSummary, actor_id: str | None = None
+    ) -> None:
+        """A call returned: account it, hand outputs downstream, handle the failures it reports.
+
+        With `actor_id`, a late result from an attempt that was already resubmitted elsewhere
+        is ignored (the new attempt's result counts).
+        """
         batch = self.batches.get(batch_id)
-        if batch is None:
+        if batch is None or (actor_id is not None and batch.actor_id != actor_id):
             return
         op = self._finish_call(batch)
         now = self.clock()
@@ -394,13 +432,12 @@ class StreamingScheduler:
             failure.attempts = batch.attempts + 1
         if summary.failures and op.spec.on_error != "skip":
             self.fatal = summary.failures[0]
-            counters.tasks_failed += len(failed_positions) or len(batch.items)
+            if op.counts_inputs(batch):
+                counters.tasks_failed += len(failed_positions) or len(batch.items)
             return
         for failure in summary.failures:
             self.skipped.append(failure)
         counters.tasks_failed += len(failed_positions)
-        if isinstance(op, ShuffleOperator) and batch.method == "shuffle_map" and failed_positions:
-            op.map_failed()
         outputs = op.outputs_of(batch, refs, summary)
         if op.counts_inputs(batch):
             counters.record_batch(

@@ -36,6 +36,8 @@ TOP_LEVEL_MODULES = {PACKAGE, f"{PACKAGE}.demo"}
 LAZY_IMPORT_WHITELIST: set[tuple[str, str]] = {
     # the default executor lazily imports the Ray backend (and falls back to the local one)
     (f"{PACKAGE}.pipeline.pipeline", "default_executor"),
+    # the dedup workflows run on the local executor when given none
+    (f"{PACKAGE}.stages.deduplication.workflow_utils", "default_executor"),
 }
 
 

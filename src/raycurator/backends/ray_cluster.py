@@ -113,6 +113,8 @@ def run_setup_on_nodes(stages: list[ProcessingStage], nodes: list[ClusterNode]) 
     """Run every stage's `setup_on_node` once on every node that can host it, pinned there, with its resources."""
     calls = []
     for stage in stages:
+        if type(stage).setup_on_node is ProcessingStage.setup_on_node:
+            continue  # nothing to run: spare a worker process per node
         resources = stage.resources
         gpus = ray_gpus(stage)
         for node in nodes:

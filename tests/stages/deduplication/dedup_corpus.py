@@ -62,7 +62,7 @@ def make_corpus(
     words_per_doc: int = 300,
     num_exact: int = 40,
     num_near: int = 60,
-    near_fraction: float = 0.01,
+    near_fractions: tuple[float, ...] = (0.01, 0.015),
     num_partial: int = 20,
     seed: int = 7,
 ) -> Corpus:
@@ -84,7 +84,8 @@ def make_corpus(
         docs.append((f"exact-{j}-of-{i}", variant))
     near_src = [rng.randrange(num_originals) for _ in range(num_near)]
     for j, i in enumerate(near_src):
-        docs.append((f"near-{j}-of-{i}", " ".join(mutate(rng, vocabulary, originals[i], near_fraction))))
+        fraction = near_fractions[j % len(near_fractions)]
+        docs.append((f"near-{j}-of-{i}", " ".join(mutate(rng, vocabulary, originals[i], fraction))))
     partial_src = rng.sample(range(num_originals), num_partial)
     for j, i in enumerate(partial_src):
         half = words_per_doc // 2

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 from dedup_corpus import make_vocabulary, mutate, random_words
 
+from raycurator.errors import StageInputError
 from raycurator.stages.deduplication.fuzzy.lsh import (
     LSHStage,
     band_bucket_ids,
@@ -110,6 +111,9 @@ def test_minhash_stage_output_columns():
     assert sigs.shape == (2, 20)
     kept = MinHashStage(id_field="id", num_perm=20, char_ngrams=3, keep_text=True).process(task)
     assert kept.get_columns() == ["id", "text", "_minhash_signature"]
+    null_ids = DocumentBatch(task_id="t", dataset_name="d", data=pa.table({"id": [None, "b"], "text": ["x", "y"]}))
+    with pytest.raises(StageInputError, match="without an id"):
+        MinHashStage(id_field="id").process(null_ids)
 
 
 @pytest.mark.parametrize("threshold", [0.5, 0.7, 0.8, 0.9])

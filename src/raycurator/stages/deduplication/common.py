@@ -35,6 +35,18 @@ def require_columns(table: pa.Table, columns: list[str], stage_name: str, task: 
         )
 
 
+def require_non_null_ids(table: pa.Table, id_field: str, stage_name: str, task: DocumentBatch) -> None:
+    """Raise a `StageInputError` when the id column has nulls (every document needs an id)."""
+    nulls = table.column(id_field).null_count
+    if nulls:
+        files = task.source_files
+        hint = f" (source files: {', '.join(files[:5])})" if files else ""
+        raise StageInputError(
+            f"stage '{stage_name}': task '{task.task_id}' has {nulls} document(s) without an id in "
+            f"'{id_field}'{hint}; deduplication needs an id on every document"
+        )
+
+
 def text_values(table: pa.Table, text_field: str) -> list[str]:
     """The text column as Python strings, nulls as empty strings."""
     column = table.column(text_field)

@@ -25,12 +25,18 @@ logger = logging.getLogger(__name__)
 
 
 def list_parquet_files(path: str) -> list[str]:
-    """Parquet files at `path` (a file, or a directory searched recursively), sorted; fsspec URLs work."""
+    """Parquet files at `path` (a file, or a directory searched recursively, hidden entries left
+    out), sorted; fsspec URLs work."""
     fs, root = fsspec.core.url_to_fs(path)
     if fs.isfile(root):
         files = [root]
     elif fs.isdir(root):
-        files = sorted(f for f in fs.find(root) if f.endswith(".parquet"))
+        files = sorted(
+            f
+            for f in fs.find(root)
+            if f.endswith(".parquet")
+            and not any(part.startswith((".", "_")) for part in f[len(root.rstrip("/")) + 1 :].split("/"))
+        )
     else:
         raise FileNotFoundError(f"duplicate-id list '{path}' does not exist")
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
@@ -93,7 +99,10 @@ class TextDuplicatesRemovalStage(ProcessingStage[DocumentBatch, DocumentBatch]):
             return self._value_set
         chunks: list[pa.Array] = []
         if self.ids_to_remove_path is not None:
-            chunks.extend(read_id_column(self.ids_to_remove_path, self.duplicate_id_field).chunks)
+            try:
+                chunks.extend(read_id_column(self.ids_to_remove_path, self.duplicate_id_field).chunks)
+            except FileNotFoundError as error:
+                raise FileNotFoundError(f"stage '{self.name}': {error}") from error
         if self.ids_to_remove is not None:
             given = self.ids_to_remove
             if isinstance(given, pa.ChunkedArray):

@@ -2,7 +2,8 @@
 
 Counts are computed on the UTF-8 bytes with NumPy: ASCII characters through a 256-entry
 lookup table, other characters by decoding their code points at the lead bytes and looking
-them up in a table built from Python's own `str` predicates. The results therefore equal the
+them up in a table built from Python's own `str` predicates (astral-plane characters, rare,
+are asked of Python directly). The results therefore equal the
 scalar Python definitions (`str.isalnum`, `str.isspace`, `len(text.split())`, ...) exactly,
 at NumPy speed.
 """
@@ -10,13 +11,16 @@ at NumPy speed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from functools import lru_cache
+from functools import cache
+from itertools import pairwise
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 _MAX_CODE_POINT = 0x110000
+_BMP_SIZE = 0x10000
+_SLICE_BYTES = 4 << 20
 
 #: The predicates `count_chars` understands, by name.
 CHAR_PREDICATES: dict[str, Callable[[str], bool]] = {
@@ -50,21 +54,35 @@ def python_texts(texts: Iterable[str] | pa.Array | pa.ChunkedArray) -> list[str]
     return ["" if t is None else t for t in texts]
 
 
-@lru_cache(maxsize=None)
+@cache
 def code_point_table(predicate: str) -> np.ndarray:
-    """A bool per Unicode code point: whether `CHAR_PREDICATES[predicate]` holds for it."""
+    """A bool per Basic Multilingual Plane code point: whether the predicate holds for it."""
     test = CHAR_PREDICATES[predicate]
-    return np.fromiter((test(chr(i)) for i in range(_MAX_CODE_POINT)), dtype=bool, count=_MAX_CODE_POINT)
+    return np.fromiter((test(chr(i)) for i in range(_BMP_SIZE)), dtype=bool, count=_BMP_SIZE)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _ascii_lut(predicate: str) -> np.ndarray:
     lut = np.zeros(256, dtype=np.uint8)
     lut[:128] = code_point_table(predicate)[:128]
     return lut
 
 
-def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def classify_code_points(code_points: np.ndarray, predicate: str) -> np.ndarray:
+    """Whether the predicate holds, per code point (table for the BMP, Python for the rest)."""
+    table = code_point_table(predicate)
+    inside = code_points < _BMP_SIZE
+    if inside.all():
+        return table[code_points]
+    hits = np.zeros(len(code_points), dtype=bool)
+    hits[inside] = table[code_points[inside]]
+    test = CHAR_PREDICATES[predicate]
+    astral, inverse = np.unique(code_points[~inside], return_inverse=True)
+    hits[~inside] = np.array([test(chr(int(c))) for c in astral], dtype=bool)[inverse]
+    return hits
+
+
+def string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(offsets rebased to 0, the UTF-8 bytes of the rows) of a string array, without copies."""
     offset_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
     offsets_buf, data_buf = arr.buffers()[1], arr.buffers()[2]
@@ -115,7 +133,7 @@ def _char_flags(data: np.ndarray, predicate: str, *, spread: bool = False) -> np
     flags = _ascii_lut(predicate)[data]
     lead, code_points, lengths = _decode_lead_bytes(data)
     if len(lead):
-        hits = code_point_table(predicate)[code_points]
+        hits = classify_code_points(code_points, predicate)
         flags[lead] = hits
         if spread and hits.any():
             for extra in (1, 2, 3):
@@ -129,15 +147,37 @@ def char_lengths(texts: pa.Array) -> np.ndarray:
     return pc.utf8_length(texts).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
+def _in_slices(texts: pa.Array, compute: Callable[[pa.Array], np.ndarray]) -> np.ndarray:
+    """`compute` over row slices of about `_SLICE_BYTES` each, concatenated.
+
+    Bounded temporaries stay in cache and avoid page-faulting fresh memory on big batches.
+    """
+    offsets, _ = string_buffers(texts)
+    if offsets[-1] <= _SLICE_BYTES:
+        return compute(texts)
+    cuts = np.searchsorted(offsets, np.arange(_SLICE_BYTES, offsets[-1], _SLICE_BYTES))
+    rows = np.unique(np.concatenate([[0], np.minimum(cuts, len(texts)), [len(texts)]]))
+    parts = [compute(texts.slice(int(a), int(b - a))) for a, b in pairwise(rows)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
 def count_chars(texts: pa.Array, predicate: str) -> np.ndarray:
     """Per string: how many characters satisfy `CHAR_PREDICATES[predicate]`."""
-    offsets, data = _buffers(texts)
+    return _in_slices(texts, lambda part: _count_chars(part, predicate))
+
+
+def _count_chars(texts: pa.Array, predicate: str) -> np.ndarray:
+    offsets, data = string_buffers(texts)
     return _segment_sums(_char_flags(data, predicate), offsets)
 
 
 def word_counts(texts: pa.Array) -> np.ndarray:
     """Per string: `len(text.split())`, i.e. runs of non-whitespace characters."""
-    offsets, data = _buffers(texts)
+    return _in_slices(texts, _word_counts)
+
+
+def _word_counts(texts: pa.Array) -> np.ndarray:
+    offsets, data = string_buffers(texts)
     if not len(data):
         return np.zeros(len(texts), dtype=np.int64)
     space = _char_flags(data, "space", spread=True).view(bool)

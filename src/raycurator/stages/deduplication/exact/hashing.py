@@ -18,6 +18,7 @@ import xxhash
 from raycurator.stages.base import ProcessingStage
 from raycurator.stages.deduplication.common import (
     require_columns,
+    require_non_null_ids,
     table_of,
     text_values,
     with_batch,
@@ -66,6 +67,8 @@ class ExactDuplicateHashStage(ProcessingStage[DocumentBatch, DocumentBatch]):
     def process(self, task: DocumentBatch) -> DocumentBatch:
         table = table_of(task, self.name)
         require_columns(table, [self.text_field, *(self.keep_columns or [])], self.name, task)
+        for column in self.keep_columns or []:
+            require_non_null_ids(table, column, self.name, task)
         hashes = pa.array([exact_text_hash(t) for t in text_values(table, self.text_field)], type=pa.string())
         if self.keep_columns is not None:
             table = table.select(self.keep_columns)

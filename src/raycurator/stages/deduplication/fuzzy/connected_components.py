@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import fsspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -19,7 +21,7 @@ from raycurator.stages.deduplication.common import (
     table_of,
 )
 from raycurator.stages.deduplication.fuzzy.buckets import sorted_unique
-from raycurator.stages.deduplication.fuzzy.rows import KIND_PAIR, PAIR_ID_FIELD, rows_of_kind
+from raycurator.stages.deduplication.fuzzy.rows import JACCARD_FIELD, KIND_PAIR, PAIR_ID_FIELD, rows_of_kind
 from raycurator.tasks import DocumentBatch
 
 logger = logging.getLogger(__name__)
@@ -66,16 +68,23 @@ class ConnectedComponentsStage(ProcessingStage[DocumentBatch, DocumentBatch]):
 
     Of each component the document with the smallest id is kept; every other member is
     emitted as `(id_field, _duplicate_of)`, sorted by id, in tasks of at most
-    `rows_per_output` rows (none when there is no duplicate).
+    `rows_per_output` rows (none when there is no duplicate). With `edges_path`, the
+    gathered pairs are also written there as ``pairs.parquet``.
     """
 
     _name = "ConnectedComponentsStage"
 
-    def __init__(self, id_field: str = CURATOR_DEDUP_ID_STR, rows_per_output: int = 1_000_000) -> None:
+    def __init__(
+        self,
+        id_field: str = CURATOR_DEDUP_ID_STR,
+        rows_per_output: int = 1_000_000,
+        edges_path: str | None = None,
+    ) -> None:
         if rows_per_output < 1:
             raise ValueError(f"rows_per_output must be >= 1, got {rows_per_output}")
         self.id_field = id_field
         self.rows_per_output = rows_per_output
+        self.edges_path = edges_path
 
     def inputs(self) -> tuple[list[str], list[str]]:
         return ["data"], [self.id_field, PAIR_ID_FIELD]
@@ -96,8 +105,13 @@ class ConnectedComponentsStage(ProcessingStage[DocumentBatch, DocumentBatch]):
         for task in tasks:
             table = table_of(task, self.name)
             require_columns(table, [self.id_field, PAIR_ID_FIELD], self.name, task)
-            edge_tables.append(rows_of_kind(table, KIND_PAIR, [self.id_field, PAIR_ID_FIELD]))
+            columns = [self.id_field, PAIR_ID_FIELD]
+            if JACCARD_FIELD in table.column_names:
+                columns.append(JACCARD_FIELD)
+            edge_tables.append(rows_of_kind(table, KIND_PAIR, columns))
         edges = pa.concat_tables(edge_tables, promote_options="default")
+        if self.edges_path:
+            self._write_edges(edges)
         duplicates = duplicates_from_edges(edges, self.id_field)
         self._log_metrics({"num_edges": edges.num_rows, "num_duplicates": duplicates.num_rows})
         logger.info(
@@ -113,3 +127,13 @@ class ConnectedComponentsStage(ProcessingStage[DocumentBatch, DocumentBatch]):
                 )
             )
         return outputs
+
+    def _write_edges(self, edges: pa.Table) -> None:
+        """Write the pairs (sorted) to ``<edges_path>/pairs.parquet`` through a temporary file."""
+        ordered = edges.sort_by([(self.id_field, "ascending"), (PAIR_ID_FIELD, "ascending")])
+        fs, root = fsspec.core.url_to_fs(self.edges_path)
+        fs.makedirs(root, exist_ok=True)
+        final, temporary = f"{root}/pairs.parquet", f"{root}/.pairs.parquet.tmp"
+        with fs.open(temporary, "wb") as handle:
+            pq.write_table(ordered, handle)
+        fs.mv(temporary, final)

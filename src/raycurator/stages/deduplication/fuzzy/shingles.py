@@ -76,14 +76,26 @@ def shingle_hashes(text: str, char_ngrams: int) -> np.ndarray:
 
 def shingle_set(text: str, char_ngrams: int) -> np.ndarray:
     """The sorted distinct shingle hashes of `text` (its n-gram set)."""
-    return np.unique(shingle_hashes(text, char_ngrams))
+    values = np.sort(shingle_hashes(text, char_ngrams))
+    if len(values) < 2:
+        return values
+    keep = np.empty(len(values), dtype=bool)
+    keep[0] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
 
 
 def jaccard_of_sets(a: np.ndarray, b: np.ndarray) -> float:
     """Jaccard similarity of two sorted distinct hash arrays (1.0 for two empty sets)."""
     if len(a) == 0 and len(b) == 0:
         return 1.0
-    inter = len(np.intersect1d(a, b, assume_unique=True))
+    if len(a) > len(b):
+        a, b = b, a
+    if len(a) == 0:
+        return 0.0
+    position = np.searchsorted(b, a)
+    position[position == len(b)] = 0
+    inter = int(np.count_nonzero(b[position] == a))
     return inter / (len(a) + len(b) - inter)
 
 

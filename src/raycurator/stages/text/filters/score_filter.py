@@ -7,20 +7,18 @@ Each works on the batch's Arrow table at once, using a filter's vectorised
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from raycurator.stages.base import ProcessingStage
 from raycurator.stages.text._arrow_text import python_texts, to_string_array
 from raycurator.stages.text._batch import require_document_batch, set_column, with_table
 from raycurator.stages.text.filters.doc_filter import DocumentFilter, _as_array
 from raycurator.tasks import DocumentBatch
-
-logger = logging.getLogger(__name__)
 
 Scorer = DocumentFilter | Callable[[str], Any]
 Decider = DocumentFilter | Callable[[Any], bool]
@@ -67,10 +65,14 @@ def _score_column(scores: np.ndarray) -> pa.Array:
 
 
 def _column_values(table: pa.Table, field: str) -> np.ndarray:
+    """A score column as NumPy; numeric nulls become NaN (so comparisons with them are False)."""
     column = table[field]
-    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_boolean(column.type):
-        if column.null_count == 0:
-            return column.to_numpy()
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+        if column.null_count:
+            column = pc.cast(column, pa.float64())
+        return column.to_numpy()
+    if pa.types.is_boolean(column.type) and column.null_count == 0:
+        return column.to_numpy()
     return _as_array(column.to_pylist())
 
 
@@ -146,7 +148,8 @@ class ScoreFilter(ProcessingStage[DocumentBatch, DocumentBatch]):
     Filters run in order, each on the documents the previous ones kept. `score_field` (one
     name per filter, None entries allowed) stores the scores as columns. With `invert=True`
     the stage keeps exactly the documents it would otherwise remove. Custom metrics:
-    `documents_in`, `documents_removed` and `removed_by_<filter name>`.
+    `documents_in`, `documents_removed` and, per filter, `removed_by_<filter name>`
+    (`rejected_by_<filter name>` when inverted).
     """
 
     def __init__(
@@ -176,27 +179,12 @@ class ScoreFilter(ProcessingStage[DocumentBatch, DocumentBatch]):
     def process(self, task: DocumentBatch) -> DocumentBatch:
         table = require_document_batch(self.name, task).to_pyarrow()
         texts = to_string_array(table[self.text_field])
-        total = table.num_rows
-        selected = np.arange(total)
-        scores_by_field: dict[str, np.ndarray] = {}
         metrics: dict[str, float] = {}
-        for obj, field in zip(self.filter_objs, self.score_fields, strict=True):
-            subset = texts if len(selected) == total else texts.take(pa.array(selected))
-            scores = score_texts(obj, subset)
-            keep = keep_mask(obj, scores)
-            metrics[f"removed_by_{_label(obj)}"] = float(len(keep) - keep.sum())
-            if field:
-                scores_by_field[field] = scores
-            if not self.invert:  # narrow as we go: later filters score fewer documents
-                selected = selected[keep]
-                scores_by_field = {k: v[keep] for k, v in scores_by_field.items()}
-            else:
-                selected, scores_by_field = _narrow_inverted(selected, keep, scores_by_field, total)
         if self.invert:
-            rejected = np.ones(total, dtype=bool)
-            rejected[selected] = False
-            selected = np.flatnonzero(rejected)
-            scores_by_field = {k: v[selected] for k, v in scores_by_field.items()}
+            selected, scores_by_field = self._rejected_rows(texts, metrics)
+        else:
+            selected, scores_by_field = self._kept_rows(texts, metrics)
+        total = table.num_rows
         out = table if len(selected) == total else table.take(pa.array(selected, type=pa.int64()))
         for field, scores in scores_by_field.items():
             out = set_column(out, field, _score_column(scores))
@@ -205,16 +193,32 @@ class ScoreFilter(ProcessingStage[DocumentBatch, DocumentBatch]):
         self._log_metrics(metrics)
         return with_table(task, out)
 
+    def _kept_rows(self, texts: pa.Array, metrics: dict[str, float]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Rows every filter keeps, and their scores; each filter scores only the survivors so far."""
+        selected = np.arange(len(texts))
+        scores_by_field: dict[str, np.ndarray] = {}
+        for obj, field in zip(self.filter_objs, self.score_fields, strict=True):
+            subset = texts if len(selected) == len(texts) else texts.take(pa.array(selected))
+            scores = score_texts(obj, subset)
+            keep = keep_mask(obj, scores)
+            metrics[f"removed_by_{_label(obj)}"] = float(len(keep) - keep.sum())
+            if field:
+                scores_by_field[field] = scores
+            if not keep.all():
+                selected = selected[keep]
+                scores_by_field = {k: v[keep] for k, v in scores_by_field.items()}
+        return selected, scores_by_field
 
-def _narrow_inverted(
-    selected: np.ndarray, keep: np.ndarray, scores: dict[str, np.ndarray], total: int
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Inverted mode scores every document with every filter: `selected` tracks the keepers.
-
-    Score arrays are kept full-length (all rows); `selected` narrows to rows every filter keeps.
-    """
-    passing = np.zeros(total, dtype=bool)
-    passing[selected] = True
-    if len(keep) != total:
-        raise AssertionError("inverted scoring must cover every row")
-    return np.flatnonzero(passing & keep), scores
+    def _rejected_rows(self, texts: pa.Array, metrics: dict[str, float]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Rows some filter would remove (every filter scores every row), and their scores."""
+        passes = np.ones(len(texts), dtype=bool)
+        scores_by_field: dict[str, np.ndarray] = {}
+        for obj, field in zip(self.filter_objs, self.score_fields, strict=True):
+            scores = score_texts(obj, texts)
+            keep = keep_mask(obj, scores)
+            metrics[f"rejected_by_{_label(obj)}"] = float(len(keep) - keep.sum())
+            if field:
+                scores_by_field[field] = scores
+            passes &= keep
+        selected = np.flatnonzero(~passes)
+        return selected, {k: v[selected] for k, v in scores_by_field.items()}

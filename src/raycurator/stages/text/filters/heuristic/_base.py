@@ -51,9 +51,7 @@ def check_positive(owner: str, **values: float) -> None:
 def check_language(owner: str, lang: str) -> None:
     """Word splitting is by whitespace: refuse languages written without spaces."""
     if lang in _SEGMENTED_LANGUAGES:
-        raise NotImplementedError(
-            f"{owner}: lang={lang!r} needs a word segmenter; words are split on whitespace here"
-        )
+        raise NotImplementedError(f"{owner}: lang={lang!r} needs a word segmenter; words are split on whitespace here")
 
 
 def nonempty_lines(text: str) -> list[str]:

@@ -17,10 +17,8 @@ from raycurator.stages.text._arrow_text import (
     safe_ratio,
     word_counts,
 )
+from raycurator.stages.text._patterns import URL_PATTERN
 from raycurator.stages.text.filters.heuristic._base import VectorizedFilter, check_language, check_positive
-
-#: URLs: a scheme or "www." followed by non-space characters (RE2 syntax).
-URL_PATTERN = r"(?i)(?:https?://|ftp://|www\.)[^\s<>\"']+"
 
 
 class NonAlphaNumericFilter(VectorizedFilter):

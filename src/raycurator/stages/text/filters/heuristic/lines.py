@@ -5,7 +5,10 @@ from __future__ import annotations
 from raycurator.stages.text.filters.heuristic._base import MaxScoreFilter, check_positive, nonempty_lines
 
 #: Characters that start a bulleted line.
-BULLETS = ("•", "‣", "⁃", "⁌", "⁍", "∙", "○", "●", "◘", "◦", "⦾", "⦿", "▪", "■", "□", "-", "*")
+BULLETS = (
+    "\u2022", "\u2023", "\u2043", "\u204c", "\u204d", "\u2219", "\u25cb", "\u25cf",
+    "\u25d8", "\u25e6", "\u29be", "\u29bf", "\u25aa", "\u25a0", "\u25a1", "-", "*",
+)  # fmt: skip
 #: C4's policy / boilerplate phrases (matched case-insensitively).
 BOILERPLATE_STRINGS = (
     "terms of use",
@@ -16,7 +19,7 @@ BOILERPLATE_STRINGS = (
     "use cookies",
 )
 #: What a line ending in punctuation ends with.
-END_MARKS = (".", "!", "?", "…", '"', "'", "”", "’", ")")
+END_MARKS = (".", "!", "?", "\u2026", '"', "'", "\u201d", "\u2019", ")")
 
 
 class BulletsFilter(MaxScoreFilter):

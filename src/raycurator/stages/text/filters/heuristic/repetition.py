@@ -127,9 +127,7 @@ class RepeatingDuplicateNGramsFilter(MaxScoreFilter):
         super().__init__()
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"RepeatingDuplicateNGramsFilter: n must be a positive int, got {n!r}")
-        check_positive(
-            type(self).__name__, max_repeating_duplicate_ngram_ratio=max_repeating_duplicate_ngram_ratio
-        )
+        check_positive(type(self).__name__, max_repeating_duplicate_ngram_ratio=max_repeating_duplicate_ngram_ratio)
         check_language(type(self).__name__, lang)
         self._n = n
         self._cutoff = max_repeating_duplicate_ngram_ratio

@@ -80,7 +80,6 @@ class LongWordFilter(MaxScoreFilter):
         return float(max((len(word) for word in text.split()), default=0))
 
 
-
 class CommonEnglishWordsFilter(MinScoreFilter):
     """Keeps documents containing at least `min_num_common_words` English stop words (Gopher).
 
@@ -88,7 +87,7 @@ class CommonEnglishWordsFilter(MinScoreFilter):
     `COMMON_ENGLISH_WORDS`; with `stop_at_false=True` counting stops at the minimum.
     """
 
-    _PUNCTUATION = "\"'“”‘’.,;:!?()[]{}<>«»-–—*_"
+    _PUNCTUATION = "\"'\u201c\u201d\u2018\u2019.,;:!?()[]{}<>\u00ab\u00bb-\u2013\u2014*_"
 
     def __init__(self, min_num_common_words: int = 2, stop_at_false: bool = True) -> None:
         super().__init__()
@@ -105,7 +104,6 @@ class CommonEnglishWordsFilter(MinScoreFilter):
                 if self._stop_at_false and count >= self._min_num_common_words:
                     break
         return float(count)
-
 
 
 class WordsWithoutAlphabetsFilter(MinScoreFilter):
@@ -126,4 +124,3 @@ class WordsWithoutAlphabetsFilter(MinScoreFilter):
         if not words:
             return 0.0
         return sum(any(c.isalpha() for c in word) for word in words) / len(words)
-

@@ -1,0 +1,97 @@
+"""Driver memory: the same read -> filter -> write pipeline on 1x and 4x the data.
+
+Each scale runs in its own subprocess (fresh driver, embedded local Ray, 2 CPUs) and reports
+the driver's peak RSS. Target: the 4x run's peak within 50 MB of the 1x run's, i.e. the
+driver holds references and metadata, never the documents.
+
+    .venv/bin/python benchmarks/bench_driver_memory.py [--mb 40] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+WORDS = "the of and to in is was for on that with as by at from his her it an are were be this".split()
+
+
+def generate(directory: Path, megabytes: float, docs_per_file: int = 2500) -> int:
+    """Write JSONL files of random documents totalling about `megabytes`; returns the document count."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(7)
+    written, index, file_index = 0, 0, 0
+    while written < megabytes * 1024 * 1024:
+        lines = []
+        for _ in range(docs_per_file):
+            words = rng.choices(WORDS, k=rng.randint(20, 300))
+            lines.append(json.dumps({"id": f"doc-{index}", "text": " ".join(words)}))
+            index += 1
+        data = "\n".join(lines) + "\n"
+        (directory / f"part-{file_index:05d}.jsonl").write_text(data)
+        written += len(data)
+        file_index += 1
+    return index
+
+
+def run_pipeline(input_dir: str, output_dir: str) -> None:
+    """Child process: run the pipeline and print the driver's peak RSS as JSON."""
+    from raycurator import Pipeline
+    from raycurator.backends.ray_actor_pool import RayActorPoolExecutor
+    from raycurator.stages.text.filters import ScoreFilter
+    from raycurator.stages.text.filters.heuristic import NonAlphaNumericFilter, WordCountFilter
+    from raycurator.stages.text.io.reader import JsonlReader
+    from raycurator.stages.text.io.writer import JsonlWriter
+
+    pipeline = Pipeline(
+        "driver-memory",
+        stages=[
+            JsonlReader(input_dir, files_per_partition=1),
+            ScoreFilter(WordCountFilter(min_words=50)),
+            ScoreFilter(NonAlphaNumericFilter()),
+            JsonlWriter(output_dir),
+        ],
+    )
+    executor = RayActorPoolExecutor(config={"return_results": False, "num_cpus": 2}, show_progress=False)
+    start = time.perf_counter()
+    pipeline.run(executor)
+    wall = time.perf_counter() - start
+    report = executor.last_report
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rows_out = report.stages[-1].rows_in if report else 0
+    print(json.dumps({"peak_rss_mb": peak_kb / 1024, "wall_s": wall, "rows_written": rows_out}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mb", type=float, default=40.0, help="size of the 1x corpus in MB")
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        run_pipeline(*args.child)
+        return
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="raycurator-bench-mem-"))
+    results = {}
+    for scale in (1, 4):
+        corpus = workdir / f"in-{scale}x"
+        docs = generate(corpus, args.mb * scale)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", str(corpus), str(workdir / f"out-{scale}x")],
+            check=True, capture_output=True, text=True,
+        )
+        results[scale] = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"{scale}x: {args.mb * scale:.0f} MB, {docs} docs -> {results[scale]['rows_written']} written, "
+              f"wall {results[scale]['wall_s']:.1f}s, driver peak RSS {results[scale]['peak_rss_mb']:.0f} MB")
+    delta = results[4]["peak_rss_mb"] - results[1]["peak_rss_mb"]
+    print(f"driver peak RSS 4x - 1x: {delta:+.0f} MB (target within 50 MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Text curation stages: I/O, filters, modifiers and modules over `DocumentBatch`es."""

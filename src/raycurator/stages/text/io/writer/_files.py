@@ -1,0 +1,118 @@
+"""Output files of the writers: safe deterministic names, atomic writes, collision markers.
+
+Names: a task id becomes a file stem made only of `[A-Za-z0-9._-]`, never starting with "."
+or "_"; when the id had to be changed, a hash of the original id is appended so that two
+different ids never share a name.
+
+Collisions across workers: every task of a run started by `FilePartitioningStage` carries a
+`run_id`. Before writing `NAME`, a writer creates `<path>/.raycurator_markers/<run_id>/NAME.marker`
+exclusively (fails when it exists) holding the task id and a hash of the bytes to write. If the
+marker exists with different content, another task of the same run wrote `NAME`: that is a
+collision and an error. The same content again (a retried task) is allowed. Marker folders
+are small and hidden; they are left in place (delete them at will between runs). Filesystems
+without exclusive create fall back to check-then-write, which can miss a simultaneous collision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import posixpath
+import re
+import uuid
+
+import fsspec
+import xxhash
+
+from raycurator.stages.text.io._fs import is_local
+
+logger = logging.getLogger(__name__)
+
+MARKER_DIR = ".raycurator_markers"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_MAX_STEM = 150
+
+
+class OutputCollisionError(RuntimeError):
+    """Two different tasks of one run would write the same output file."""
+
+
+def file_stem(task_id: str) -> str:
+    """A file-name stem for `task_id`: deterministic, safe, and distinct for distinct ids."""
+    stem = _UNSAFE.sub("_", task_id).lstrip("._")[:_MAX_STEM]
+    if stem != task_id:
+        digest = hashlib.sha1(task_id.encode("utf-8")).hexdigest()[:10]
+        stem = f"{stem or 'task'}-{digest}"
+    return stem
+
+
+def join_inside(root: str, name: str) -> str:
+    """`root/name`, verified to stay directly inside `root`."""
+    if not name or "/" in name or "\\" in name or name in (".", ".."):
+        raise ValueError(f"unsafe output file name {name!r}")
+    joined = posixpath.join(root.rstrip("/") or "/", name)
+    if posixpath.dirname(posixpath.normpath(joined)) != posixpath.normpath(root.rstrip("/") or "/"):
+        raise ValueError(f"output file {name!r} would land outside {root!r}")
+    return joined
+
+
+def content_hash(data: bytes) -> str:
+    """A short fingerprint of the bytes a task writes."""
+    return xxhash.xxh3_128_hexdigest(data)
+
+
+def claim(fs: fsspec.AbstractFileSystem, root: str, run_id: str, name: str, owner: str) -> None:
+    """Record that `owner` (task id + content hash) writes `name` in run `run_id`, or raise on a collision."""
+    directory = join_inside(join_inside(root, MARKER_DIR), file_stem(run_id))
+    marker = join_inside(directory, f"{name}.marker")
+    payload = owner.encode("utf-8")
+    fs.makedirs(directory, exist_ok=True)
+    try:
+        if is_local(fs):
+            with open(marker, "xb") as handle:
+                handle.write(payload)
+        else:
+            with fs.open(marker, "xb") as handle:
+                handle.write(payload)
+        return
+    except FileExistsError:
+        pass
+    except (ValueError, NotImplementedError):  # no exclusive create on this filesystem
+        if not fs.exists(marker):
+            fs.pipe_file(marker, payload)
+            return
+    existing = fs.cat_file(marker)
+    if existing != payload:
+        other = existing.decode("utf-8", errors="replace").split("\n", 1)[0]
+        this = owner.split("\n", 1)[0]
+        raise OutputCollisionError(
+            f"output file {name!r} under {root} is written twice in one run: by task {other!r} and by task "
+            f"{this!r} with different content; task ids must be unique"
+        )
+
+
+def atomic_write(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
+    """Write `data` to `path` via a hidden temporary file in the same folder and a rename."""
+    directory = posixpath.dirname(path)
+    temporary = join_inside(directory, f".{posixpath.basename(path)}.{uuid.uuid4().hex}.tmp")
+    try:
+        if is_local(fs):
+            os.makedirs(directory, exist_ok=True)
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+            os.replace(temporary, path)
+        else:
+            fs.makedirs(directory, exist_ok=True)
+            fs.pipe_file(temporary, data)
+            fs.mv(temporary, path)
+    except BaseException:
+        try:
+            if is_local(fs):
+                if os.path.exists(temporary):
+                    os.remove(temporary)
+            elif fs.exists(temporary):
+                fs.rm(temporary)
+        except Exception as cleanup_error:  # keep the original error
+            logger.warning("could not remove temporary file %s: %s", temporary, cleanup_error)
+        raise

@@ -12,6 +12,7 @@ from typing import Any
 import ray
 
 from raycurator.backends.base import BaseExecutor, effective_batch_size, starting_tasks
+from raycurator.backends.checkpoint import CheckpointStore, partition_key
 from raycurator.backends.failures import FailureLedger
 from raycurator.backends.progress import ProgressReporter
 from raycurator.backends.ray_actor_pool.adapter import task_meta
@@ -19,6 +20,7 @@ from raycurator.backends.ray_actor_pool.config import ActorPoolConfig
 from raycurator.backends.ray_actor_pool.runtime import PoolRuntime
 from raycurator.backends.ray_actor_pool.scheduling.capacity import NodeCapacity
 from raycurator.backends.ray_actor_pool.scheduling.items import Item
+from raycurator.backends.ray_actor_pool.scheduling.lineage import LineageTracker
 from raycurator.backends.ray_actor_pool.scheduling.operators import StageSpec
 from raycurator.backends.ray_actor_pool.scheduling.scheduler import SchedulerConfig, StreamingScheduler
 from raycurator.backends.ray_cluster import ClusterNode, RayConnection, alive_nodes, ray_gpus, run_setup_on_nodes
@@ -115,6 +117,7 @@ class RayActorPoolExecutor(BaseExecutor):
                         "no alive node to run on"
                         + (" besides the head node (ignore_head_node=True)" if self.ignore_head_node else "")
                     )
+                checkpoint = self._checkpoint(stages)
                 scheduler = StreamingScheduler(
                     specs,
                     self._capacities(nodes),
@@ -124,8 +127,17 @@ class RayActorPoolExecutor(BaseExecutor):
                         queue_limit_bytes=self.options.queue_limit_bytes,
                         pipeline_depth=self.options.pipeline_depth,
                     ),
+                    lineage=None
+                    if checkpoint is None
+                    else LineageTracker(
+                        checkpoint.done, lambda item: partition_key(item.meta.task_id, item.meta.source_files)
+                    ),
+                    partitions_from_first_stage=initial_tasks is None,
+                    on_partition_finished=None if checkpoint is None else checkpoint.record,
                 )
                 report.stages = scheduler.counters
+                if checkpoint is not None:
+                    report.extra["checkpoint"] = self._checkpoint_figures(checkpoint, scheduler)
                 run_setup_on_nodes(stages, nodes)
                 progress = ProgressReporter(self.show_progress, self.options.progress_interval_s)
                 runtime = PoolRuntime(
@@ -143,6 +155,8 @@ class RayActorPoolExecutor(BaseExecutor):
                     progress.close(scheduler.snapshot())
                     for failure in scheduler.skipped:
                         ledger.record(failure)
+                if checkpoint is not None:
+                    report.extra["checkpoint"] = self._checkpoint_figures(checkpoint, scheduler)
                 if scheduler.fatal is not None:
                     fatal = scheduler.fatal
                     raise StageExecutionError(
@@ -170,6 +184,22 @@ class RayActorPoolExecutor(BaseExecutor):
             except OSError as error:
                 logger.warning("could not write the run report to %s: %s", run_dir, error)
         return results
+
+    def _checkpoint(self, stages: list[ProcessingStage]) -> CheckpointStore | None:
+        if not self.options.checkpoint_dir:
+            return None
+        return CheckpointStore(self.options.checkpoint_dir, stages, self.options.checkpoint_start_over)
+
+    @staticmethod
+    def _checkpoint_figures(checkpoint: CheckpointStore, scheduler: StreamingScheduler) -> dict[str, Any]:
+        lineage = scheduler.lineage
+        return {
+            "directory": str(checkpoint.directory),
+            "partitions_seen": lineage.total if lineage else 0,
+            "partitions_skipped": lineage.skipped if lineage else 0,
+            "partitions_finished": checkpoint.recorded,
+            "partitions_done_total": len(checkpoint.done),
+        }
 
     @staticmethod
     def _initial_items(tasks: list[Task]) -> list[Item]:

@@ -30,6 +30,7 @@ class Item:
     ref: Any
     index: int | None
     meta: TaskMeta
+    origins: frozenset[str] = frozenset()
 
 
 @dataclass

@@ -40,6 +40,7 @@ class Operator:
         self.in_flight: dict[int, Batch] = {}
         self.upstream_done = False
         self.queued_bytes = 0
+        self.created_internal = 0  # items a call created and kept inside the operator (shuffle pieces)
 
     # -- inputs ------------------------------------------------------------------------------
     def add_inputs(self, items: list[Item]) -> None:
@@ -171,11 +172,13 @@ class ShuffleOperator(Operator):
             return super().outputs_of(batch, refs, summary)
         assert self.pieces is not None
         self.maps_done += 1
-        meta = batch.items[0].meta
+        source = batch.items[0]
         rows = summary.partition_rows or [0] * len(refs)
         for partition, (ref, count) in enumerate(zip(refs, rows, strict=True)):
             if count:
-                self.pieces[partition].append(Item(ref, None, replace(meta, num_items=count, nbytes=0)))
+                piece = Item(ref, None, replace(source.meta, num_items=count, nbytes=0), source.origins)
+                self.pieces[partition].append(piece)
+                self.created_internal += 1
         return []
 
     def map_failed(self) -> None:

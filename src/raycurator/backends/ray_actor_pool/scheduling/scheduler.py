@@ -26,6 +26,7 @@ from typing import Any
 from raycurator.backends.failures import TaskFailure
 from raycurator.backends.ray_actor_pool.scheduling.capacity import ActorState, NodeCapacity, fits, worker_slots
 from raycurator.backends.ray_actor_pool.scheduling.items import Batch, BatchSummary, Item
+from raycurator.backends.ray_actor_pool.scheduling.lineage import LineageTracker
 from raycurator.backends.ray_actor_pool.scheduling.operators import (
     Operator,
     ShuffleOperator,
@@ -66,7 +67,15 @@ class StreamingScheduler:
         nodes: list[NodeCapacity],
         config: SchedulerConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
+        lineage: LineageTracker | None = None,
+        partitions_from_first_stage: bool = False,
+        on_partition_finished: Callable[[str], None] | None = None,
     ) -> None:
+        """`lineage` (with `on_partition_finished`) tracks source partitions for checkpoints; they are
+        the run's initial items, or the first stage's outputs when `partitions_from_first_stage`."""
+        self.lineage = lineage
+        self.partitions_from_first_stage = partitions_from_first_stage
+        self.on_partition_finished = on_partition_finished
         if not nodes:
             raise InsufficientResourcesError("no usable node in the cluster")
         self.config = config or SchedulerConfig()
@@ -100,6 +109,8 @@ class StreamingScheduler:
     def add_initial(self, items: list[Item]) -> None:
         """Hand the run's starting items to the first stage."""
         first = self.operators[0]
+        if self.lineage is not None and not self.partitions_from_first_stage:
+            items = self.lineage.admit(items)
         first.add_inputs(items)
         self.counters[0].tasks_in += len(items)
         first.upstream_done = True
@@ -405,9 +416,7 @@ class StreamingScheduler:
                 self.nodes[actor.node_id].cpus_in_use -= op.spec.cpus
         return op
 
-    def on_batch_done(
-        self, batch_id: int, refs: list[Any], summary: BatchSummary, actor_id: str | None = None
-    ) -> None:
+    def on_batch_done(self, batch_id: int, refs: list[Any], summary: BatchSummary, actor_id: str | None = None) -> None:
         """A call returned: account it, hand outputs downstream, handle the failures it reports.
 
         With `actor_id`, a late result from an attempt that was already resubmitted elsewhere
@@ -439,6 +448,7 @@ class StreamingScheduler:
             self.skipped.append(failure)
         counters.tasks_failed += len(failed_positions)
         outputs = op.outputs_of(batch, refs, summary)
+        self._trace(op, batch, outputs, failed_positions)
         if op.counts_inputs(batch):
             counters.record_batch(
                 len(batch.items) - len(failed_positions),
@@ -464,6 +474,32 @@ class StreamingScheduler:
         batch.attempts += 1
         self._fail_batch(batch, error_type, message, traceback_text)
         self._propagate_done()
+
+    def _trace(self, op: Operator, batch: Batch, outputs: list[Item], failed_positions: set[int]) -> None:
+        """Lineage bookkeeping of a finished call (outputs counted before inputs are released)."""
+        created, op.created_internal = op.created_internal, 0
+        lineage = self.lineage
+        if lineage is None:
+            return
+        if self.partitions_from_first_stage and op.index == 0:
+            outputs[:] = lineage.admit(outputs)
+        else:
+            origins = lineage.origins_of(batch.items)
+            for item in outputs:
+                item.origins = origins
+            if op.index + 1 < len(self.operators):
+                lineage.produced(origins, len(outputs))
+            lineage.produced(origins, created)
+        lineage.failed(batch.items[p] for p in failed_positions)
+        lineage.consumed(batch.items)
+        self._settle()
+
+    def _settle(self) -> None:
+        if self.lineage is None:
+            return
+        for key in self.lineage.settle():
+            if self.on_partition_finished is not None:
+                self.on_partition_finished(key)
 
     def _route(self, op: Operator, outputs: list[Item]) -> None:
         if not outputs:
@@ -497,6 +533,10 @@ class StreamingScheduler:
             self.skipped.extend(failures)
             if isinstance(op, ShuffleOperator) and batch.method == "shuffle_map":
                 op.map_failed()
+            if self.lineage is not None:
+                self.lineage.failed(batch.items)
+                self.lineage.consumed(batch.items)
+                self._settle()
         else:
             self.fatal = failures[0] if failures else TaskFailure(op.spec.name, "(none)", [], error_type, message)
             if failures:

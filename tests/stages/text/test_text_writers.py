@@ -250,3 +250,14 @@ def test_nested_and_special_types_encode_like_python_json():
         ]
         assert [json.loads(line) for line in lines] == expected
     assert table_to_jsonl(pa.table({"x": pa.array([], pa.int64())})) == b""
+
+
+def test_a_rerun_removes_temporary_files_left_by_a_killed_attempt(tmp_path):
+    leftover = tmp_path / ".t1.jsonl.0123abcd.tmp"
+    leftover.write_text('{"text":"half a li')
+    unrelated = tmp_path / ".t2.jsonl.feedbeef.tmp"
+    unrelated.write_text("another task's attempt")
+    JsonlWriter(str(tmp_path)).process(batch(pa.table({"text": ["whole"]})))
+    assert (tmp_path / "t1.jsonl").read_text() == '{"text":"whole"}\n'
+    assert not leftover.exists()
+    assert unrelated.exists(), "only the written file's own leftovers are removed"

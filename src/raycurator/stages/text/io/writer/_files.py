@@ -15,6 +15,7 @@ without exclusive create fall back to check-then-write, which can miss a simulta
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import logging
 import os
@@ -92,6 +93,21 @@ def claim(fs: fsspec.AbstractFileSystem, root: str, run_id: str, name: str, owne
         )
 
 
+def _remove_stale_temporaries(fs: fsspec.AbstractFileSystem, directory: str, name: str, keep: str) -> None:
+    """Delete temporary files of `name` left behind by an earlier, killed attempt."""
+    pattern = join_inside(directory, f".{name}.*.tmp")
+    try:
+        stale = glob.glob(pattern) if is_local(fs) else fs.glob(pattern)
+    except OSError:
+        return
+    for leftover in stale:
+        if leftover != keep:
+            try:
+                os.remove(leftover) if is_local(fs) else fs.rm(leftover)
+            except OSError:
+                pass
+
+
 def atomic_write(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
     """Write `data` to `path` via a hidden temporary file in the same folder and a rename."""
     directory = posixpath.dirname(path)
@@ -101,11 +117,14 @@ def atomic_write(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
             os.makedirs(directory, exist_ok=True)
             with open(temporary, "wb") as handle:
                 handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())  # durable before a checkpoint can record it
             os.replace(temporary, path)
         else:
             fs.makedirs(directory, exist_ok=True)
             fs.pipe_file(temporary, data)
             fs.mv(temporary, path)
+        _remove_stale_temporaries(fs, directory, posixpath.basename(path), keep=temporary)
     except BaseException:
         try:
             if is_local(fs):

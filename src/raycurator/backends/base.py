@@ -52,8 +52,9 @@ class BaseStageAdapter:
         elif not isinstance(outputs, list):
             outputs = [outputs]
         stats = self._timer.log_stats(self.stage._consume_custom_metrics())
-        for task in outputs:
-            task.add_stage_perf(stats)
+        if not getattr(self.stage, "records_own_perf", False):  # e.g. fused stages: members record theirs
+            for task in outputs:
+                task.add_stage_perf(stats)
         self.last_output_counts = self.stage._consume_output_counts()
         return outputs
 

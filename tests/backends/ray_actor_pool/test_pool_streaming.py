@@ -46,7 +46,7 @@ def execute(stages: list[ProcessingStage], tasks: list[Task] | None, **config) -
 
 def test_stages_overlap_in_streaming_mode() -> None:
     stages = [Sleep("first", 0.25), Sleep("second", 0.25), Sleep("third", 0.25)]
-    outputs, executor = execute(stages, batches(8))
+    outputs, executor = execute(stages, batches(8), fuse_stages=False)
     assert len(outputs) == 8
     first, second, third = executor.last_report.stages
     assert second.first_start < first.last_end, "second stage waited for the first to finish"
@@ -96,7 +96,7 @@ class Summarise(ProcessingStage[TracedBatch, FileGroupTask]):
 def test_no_document_payload_is_deserialised_in_the_driver(tmp_path) -> None:
     trace = tmp_path / "trace.txt"
     stages = [MakeTraced(str(trace), 12), Touch(), Touch().with_(name="touch_again"), Summarise()]
-    outputs, executor = execute(stages, None, return_results=False)
+    outputs, executor = execute(stages, None, return_results=False, fuse_stages=False)
     assert outputs == []
     assert executor.last_report.stage("summarise").tasks_out == 12
     pids = set(trace.read_text().split())
@@ -106,7 +106,7 @@ def test_no_document_payload_is_deserialised_in_the_driver(tmp_path) -> None:
 
 def test_backpressure_bounds_the_queue_before_a_slow_stage() -> None:
     stages = [Sleep("fast", 0.0), Sleep("slow", 0.15)]
-    outputs, executor = execute(stages, batches(40), queue_limit_items=4, pipeline_depth=1)
+    outputs, executor = execute(stages, batches(40), queue_limit_items=4, pipeline_depth=1, fuse_stages=False)
     assert len(outputs) == 40
     slow = executor.last_report.stage("slow")
     fast_actors = executor.last_report.stage("fast").actors_started
@@ -141,14 +141,14 @@ def test_barrier_waits_for_its_upstream_and_gets_every_input_at_once() -> None:
 
 def test_six_one_cpu_stages_run_on_two_cpus() -> None:
     stages = [Sleep(f"s{i}", 0.02) for i in range(6)]
-    outputs, executor = execute(stages, batches(12))
+    outputs, executor = execute(stages, batches(12), fuse_stages=False)
     assert sorted(o.task_id for o in outputs) == [f"t{i:03d}" for i in range(12)]
     report = executor.last_report
     assert report.balanced and all(s.tasks_in == 12 for s in report.stages)
 
 
 def test_spare_capacity_goes_to_the_slow_stage() -> None:
-    _, executor = execute([Sleep("quick", 0.0), Sleep("heavy", 0.3)], batches(16))
+    _, executor = execute([Sleep("quick", 0.0), Sleep("heavy", 0.3)], batches(16), fuse_stages=False)
     report = executor.last_report
     assert report.stage("heavy").actors_started >= 2
     assert report.stage("heavy").busy_s > report.stage("quick").busy_s

@@ -18,6 +18,7 @@ import ray
 
 from raycurator.backends.base import BaseStageAdapter, NodeInfo, WorkerMetadata
 from raycurator.backends.failures import TaskFailure
+from raycurator.backends.ray_actor_pool.fusion import MemberStageError, MemberStats
 from raycurator.backends.ray_actor_pool.scheduling.items import BatchSummary, TaskMeta
 from raycurator.stages.base import ProcessingStage
 from raycurator.tasks import Task
@@ -46,8 +47,11 @@ def _failure(stage: ProcessingStage, tasks: list[Task], error: BaseException) ->
     files: list[str] = []
     for task in tasks:
         files.extend(f for f in task.source_files if f not in files)
+    stage_name = stage.name
+    if isinstance(error, MemberStageError):  # name the member of a fused stage that raised
+        stage_name, error = error.stage_name, error.error
     return TaskFailure(
-        stage=stage.name,
+        stage=stage_name,
         task_id=", ".join(t.task_id for t in tasks),
         source_files=files,
         error_type=type(error).__name__,
@@ -106,9 +110,11 @@ class RayActorPoolStageAdapter(BaseStageAdapter):
         tasks = self._fetch(inputs)
         start = time.perf_counter()
         rows_in = sum(t.num_items for t in tasks)
+        members: list[MemberStats] | None = None
         try:
             outputs = self.process_batch(tasks)
             counts = self.last_output_counts
+            members = self._member_stats(None)
             failures: list[TaskFailure] = []
             failed: list[int] = []
         except Exception as error:
@@ -118,9 +124,10 @@ class RayActorPoolStageAdapter(BaseStageAdapter):
                     failed_input_positions=list(range(len(tasks))),
                     rows_in=rows_in,
                     process_time=time.perf_counter() - start,
+                    member_stats=self._member_stats(None),
                 )
                 return [], summary
-            outputs, counts, failures, failed = self._one_by_one(tasks)
+            outputs, counts, failures, failed, members = self._one_by_one(tasks)
         summary = self._summary(
             outputs=[task_meta(t) for t in outputs],
             output_counts=counts,
@@ -129,24 +136,50 @@ class RayActorPoolStageAdapter(BaseStageAdapter):
             process_time=time.perf_counter() - start,
             failures=failures,
             failed_input_positions=failed,
+            member_stats=members,
         )
         return outputs, summary
 
-    def _one_by_one(self, tasks: list[Task]) -> tuple[list[Task], list[int], list[TaskFailure], list[int]]:
+    def _member_stats(self, merged: list[MemberStats] | None) -> list[MemberStats] | None:
+        """The fused stage's per-member figures of the last call, added into `merged`."""
+        latest = getattr(self.stage, "last_member_stats", None)
+        if latest is None:
+            return merged
+        self.stage.last_member_stats = []
+        if merged is None:
+            return list(latest)
+        for position, member in enumerate(latest):
+            if position >= len(merged):
+                merged.append(member)
+                continue
+            total = merged[position]
+            for name in ("tasks_in", "tasks_out", "filtered", "failed", "rows_in", "rows_out", "process_time"):
+                setattr(total, name, getattr(total, name) + getattr(member, name))
+            total.output_counts.extend(member.output_counts)
+        return merged
+
+    def _one_by_one(
+        self, tasks: list[Task]
+    ) -> tuple[list[Task], list[int], list[TaskFailure], list[int], list[MemberStats] | None]:
         outputs: list[Task] = []
         counts: list[int] = []
         failures: list[TaskFailure] = []
         failed: list[int] = []
+        members: list[MemberStats] | None = None
+        if hasattr(self.stage, "last_member_stats"):
+            self.stage.last_member_stats = []  # forget the aborted whole-batch attempt
         for position, task in enumerate(tasks):
             try:
                 produced = self.process_batch([task])
             except Exception as error:
                 failures.append(_failure(self.stage, [task], error))
                 failed.append(position)
+                members = self._member_stats(members)
                 continue
+            members = self._member_stats(members)
             outputs.extend(produced)
             counts.append(len(produced))
-        return outputs, counts, failures, failed
+        return outputs, counts, failures, failed, members
 
 
 class ShuffleStageAdapter(RayActorPoolStageAdapter):
@@ -211,5 +244,5 @@ class ShuffleStageAdapter(RayActorPoolStageAdapter):
 
 def actor_class_for(stage: ProcessingStage, adapter_class: type[RayActorPoolStageAdapter]) -> type:
     """A subclass of `adapter_class` named after the stage's class (what Ray shows)."""
-    name = type(stage).__name__
+    name = getattr(stage, "actor_class_name", None) or type(stage).__name__
     return type(name, (adapter_class,), {"__module__": adapter_class.__module__, "__qualname__": name})

@@ -26,6 +26,8 @@ class ActorPoolConfig:
     - `log_dir`: where each run writes `report.json` and `failures.jsonl` (a sub-folder per run).
     - `queue_limit_items` / `queue_limit_bytes`: backpressure limits per stage input queue.
     - `pipeline_depth`: calls queued per actor for stages whose batches are short.
+    - `fuse_stages`: in streaming mode, run consecutive map stages with the same resources and
+      error policy in one actor (fewer actors, no object-store trip between them).
     - `checkpoint_dir`: record finished source partitions there and skip them on a rerun;
       `checkpoint_start_over` discards an existing checkpoint instead of resuming from it.
     """
@@ -46,6 +48,7 @@ class ActorPoolConfig:
     num_cpus: int | None = None
     ray_init_kwargs: dict[str, Any] = field(default_factory=dict)
     progress_interval_s: float = 10.0
+    fuse_stages: bool = True
     checkpoint_dir: str | None = None
     checkpoint_start_over: bool = False
     teardown_timeout_s: float = 30.0

@@ -17,6 +17,7 @@ from raycurator.backends.failures import FailureLedger
 from raycurator.backends.progress import ProgressReporter
 from raycurator.backends.ray_actor_pool.adapter import task_meta
 from raycurator.backends.ray_actor_pool.config import ActorPoolConfig
+from raycurator.backends.ray_actor_pool.fusion import FusedStage, plan_fusion
 from raycurator.backends.ray_actor_pool.runtime import PoolRuntime
 from raycurator.backends.ray_actor_pool.scheduling.capacity import NodeCapacity
 from raycurator.backends.ray_actor_pool.scheduling.items import Item
@@ -53,10 +54,18 @@ class RayActorPoolExecutor(BaseExecutor):
         self.last_report: RunReport | None = None
 
     # -- set-up helpers ---------------------------------------------------------------------------
+    def _plan(self, stages: list[ProcessingStage], starts_from_source: bool) -> list[ProcessingStage]:
+        """The stages as they will run: consecutive compatible map stages fused (streaming mode)."""
+        if self.options.mode != "streaming" or not self.options.fuse_stages:
+            return list(stages)
+        groups = plan_fusion(stages, starts_from_source, self.options.stage_on_error)
+        return [stages[g[0]] if len(g) == 1 else FusedStage([stages[i] for i in g]) for g in groups]
+
     def _spec(self, stage: ProcessingStage) -> StageSpec:
-        ray_spec = stage.ray_stage_spec()
+        members = stage.members if isinstance(stage, FusedStage) else [stage]
+        ray_spec = members[0].ray_stage_spec()
         kind = "shuffle" if ray_spec.get("is_shuffle") else "barrier" if stage.is_barrier else "map"
-        on_error = self.options.stage_on_error.get(stage.name) or ray_spec.get(RayStageSpecKeys.ON_ERROR)
+        on_error = self.options.stage_on_error.get(members[0].name) or ray_spec.get(RayStageSpecKeys.ON_ERROR)
         return StageSpec(
             name=stage.name,
             cpus=float(stage.resources.cpus),
@@ -67,6 +76,7 @@ class RayActorPoolExecutor(BaseExecutor):
             max_task_retries=int(ray_spec.get(RayStageSpecKeys.MAX_TASK_RETRIES, self.options.max_task_retries)),
             kind=kind,
             num_partitions=getattr(stage, "num_partitions", None) if kind == "shuffle" else None,
+            member_names=tuple(m.name for m in members) if len(members) > 1 else (),
         )
 
     def _capacities(self, nodes: list[ClusterNode]) -> list[NodeCapacity]:
@@ -98,7 +108,8 @@ class RayActorPoolExecutor(BaseExecutor):
         if not stages:
             raise PipelineConfigError("RayActorPoolExecutor.execute needs at least one stage")
         tasks = starting_tasks(initial_tasks)
-        specs = [self._spec(stage) for stage in stages]
+        planned = self._plan(stages, starts_from_source=initial_tasks is None)
+        specs = [self._spec(stage) for stage in planned]
         run_dir = self._run_dir()
         report = RunReport(
             run_id=run_dir.name, executor=type(self).__name__, mode=self.options.mode, log_dir=str(run_dir)
@@ -141,7 +152,7 @@ class RayActorPoolExecutor(BaseExecutor):
                 run_setup_on_nodes(stages, nodes)
                 progress = ProgressReporter(self.show_progress, self.options.progress_interval_s)
                 runtime = PoolRuntime(
-                    stages,
+                    planned,
                     scheduler,
                     self.options.runtime_env,
                     progress,

@@ -46,6 +46,7 @@ class BatchSummary:
     failures: list[TaskFailure] = field(default_factory=list)
     failed_input_positions: list[int] = field(default_factory=list)
     partition_rows: list[int] | None = None
+    member_stats: list[Any] | None = None  # per member of a fused stage (fusion.MemberStats)
     node_id: str = ""
     worker_id: str = ""
 

@@ -27,6 +27,12 @@ class StageSpec:
     max_task_retries: int = 3
     kind: str = "map"  # "map" | "barrier" | "shuffle"
     num_partitions: int | None = None
+    member_names: tuple[str, ...] = ()  # the original stages of a fused stage, in order
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        """The names of the original stages this operator runs."""
+        return self.member_names or (self.name,)
 
 
 class Operator:

@@ -82,7 +82,8 @@ class StreamingScheduler:
         self.clock = clock
         self.specs = specs
         self.operators: list[Operator] = [make_operator(i, s) for i, s in enumerate(specs)]
-        self.counters = [StageCounters(s.name) for s in specs]
+        self.members = [[StageCounters(name) for name in s.members] for s in specs]
+        self.counters = [c for group in self.members for c in group]  # one per original stage
         self.nodes = {n.node_id: n for n in nodes}
         self.actors: dict[str, ActorState] = {}
         self.batches: dict[int, Batch] = {}
@@ -112,7 +113,7 @@ class StreamingScheduler:
         if self.lineage is not None and not self.partitions_from_first_stage:
             items = self.lineage.admit(items)
         first.add_inputs(items)
-        self.counters[0].tasks_in += len(items)
+        self.members[0][0].tasks_in += len(items)
         first.upstream_done = True
         self._propagate_done()
 
@@ -183,10 +184,10 @@ class StreamingScheduler:
             self._deaths[op.index] -= 1
         self.actors[actor_id] = ActorState(actor_id, op.index, node.node_id, replacement=replacement)
         node.gpus_held += op.spec.gpus
-        counters = self.counters[op.index]
-        counters.actors_started += 1
-        if replacement:
-            counters.actors_restarted += 1
+        for counters in self.members[op.index]:
+            counters.actors_started += 1
+            if replacement:
+                counters.actors_restarted += 1
         return ActorRequest(actor_id, op.index, node.node_id)
 
     def plan_actors(self) -> list[ActorRequest]:
@@ -294,7 +295,8 @@ class StreamingScheduler:
             op.in_flight.pop(batch_id, None)
             batch.attempts += 1
             if batch.attempts <= op.spec.max_task_retries:
-                self.counters[batch.stage_index].retries += 1
+                for counters in self.members[batch.stage_index]:
+                    counters.retries += 1
                 op.retry(batch)
                 requeued.append(batch)
             else:
@@ -313,9 +315,12 @@ class StreamingScheduler:
             node.cpus_in_use -= self.specs[actor.stage_index].cpus
         node.gpus_held -= self.specs[actor.stage_index].gpus
         if actor.ready:
-            counters = self.counters[actor.stage_index]
-            counters.busy_s += actor.busy_s
-            counters.idle_s += max(0.0, self.clock() - actor.ready_at - actor.busy_s)
+            members = self.members[actor.stage_index]
+            idle = max(0.0, self.clock() - actor.ready_at - actor.busy_s)
+            for counters in members:  # fused stages share their actors' idle time
+                counters.idle_s += idle
+            if len(members) == 1:  # fused members account busy time per call
+                members[0].busy_s += actor.busy_s
 
     def actors_to_stop(self) -> list[str]:
         """Actors whose stage is finished (tear them down and kill them)."""
@@ -434,8 +439,9 @@ class StreamingScheduler:
         self._avg_batch_s[op.index] = (
             summary.process_time if previous == math.inf else (0.8 * previous + 0.2 * summary.process_time)
         )
-        counters = self.counters[op.index]
-        counters.mark_active(batch.submitted_at, now)
+        for member in self.members[op.index]:
+            member.mark_active(batch.submitted_at, now)
+        counters = self.members[op.index][0]
         failed_positions = set(summary.failed_input_positions)
         for failure in summary.failures:
             failure.attempts = batch.attempts + 1
@@ -446,10 +452,12 @@ class StreamingScheduler:
             return
         for failure in summary.failures:
             self.skipped.append(failure)
-        counters.tasks_failed += len(failed_positions)
         outputs = op.outputs_of(batch, refs, summary)
         self._trace(op, batch, outputs, failed_positions)
-        if op.counts_inputs(batch):
+        if summary.member_stats is not None:
+            self._record_members(op, summary.member_stats)
+        elif op.counts_inputs(batch):
+            counters.tasks_failed += len(failed_positions)
             counters.record_batch(
                 len(batch.items) - len(failed_positions),
                 len(outputs),
@@ -474,6 +482,21 @@ class StreamingScheduler:
         batch.attempts += 1
         self._fail_batch(batch, error_type, message, traceback_text)
         self._propagate_done()
+
+    def _record_members(self, op: Operator, stats: list[Any]) -> None:
+        """Per-stage accounting of a fused call, from the figures each member reported."""
+        for position, (counters, member) in enumerate(zip(self.members[op.index], stats, strict=False)):
+            if position:
+                counters.tasks_in += member.tasks_in
+            attributed = sum(1 for count in member.output_counts if count > 0)
+            counters.batches += 1
+            counters.tasks_attributed += attributed
+            counters.tasks_filtered += len(member.output_counts) - attributed
+            counters.tasks_failed += member.failed
+            counters.tasks_out += member.tasks_out
+            counters.rows_in += member.rows_in
+            counters.rows_out += member.rows_out
+            counters.busy_s += member.process_time
 
     def _trace(self, op: Operator, batch: Batch, outputs: list[Item], failed_positions: set[int]) -> None:
         """Lineage bookkeeping of a finished call (outputs counted before inputs are released)."""
@@ -507,7 +530,7 @@ class StreamingScheduler:
         if op.index + 1 < len(self.operators):
             downstream = self.operators[op.index + 1]
             downstream.add_inputs(outputs)
-            counters = self.counters[op.index + 1]
+            counters = self.members[op.index + 1][0]
             counters.tasks_in += len(outputs)
             counters.max_queued = max(counters.max_queued, downstream.pending_work)
         else:
@@ -528,7 +551,7 @@ class StreamingScheduler:
             for item in batch.items
         ]
         if op.counts_inputs(batch):
-            self.counters[op.index].tasks_failed += len(batch.items)
+            self.members[op.index][0].tasks_failed += len(batch.items)
         if op.spec.on_error == "skip":
             self.skipped.extend(failures)
             if isinstance(op, ShuffleOperator) and batch.method == "shuffle_map":
@@ -545,24 +568,25 @@ class StreamingScheduler:
 
     # -- progress -----------------------------------------------------------------------------------
     def snapshot(self) -> list[dict[str, Any]]:
-        """Per-stage figures for progress displays."""
+        """Per-stage figures for progress displays (members of a fused stage share its queue and actors)."""
         rows = []
-        for op, counters in zip(self.operators, self.counters, strict=True):
+        for op, members in zip(self.operators, self.members, strict=True):
             actors = self.stage_actors(op.index)
-            rows.append(
-                {
-                    "stage": op.spec.name,
-                    "tasks_in": counters.tasks_in,
-                    "tasks_done": counters.tasks_attributed + counters.tasks_filtered + counters.tasks_failed,
-                    "queued": op.pending_work,
-                    "in_flight": len(op.in_flight),
-                    "tasks_out": counters.tasks_out,
-                    "rows_in": counters.rows_in,
-                    "rows_out": counters.rows_out,
-                    "actors": sum(1 for a in actors if a.ready),
-                    "busy_actors": sum(1 for a in actors if a.in_flight),
-                    "finished": op.finished(),
-                    "failed": counters.tasks_failed,
-                }
-            )
+            for position, counters in enumerate(members):
+                rows.append(
+                    {
+                        "stage": counters.stage_name,
+                        "tasks_in": counters.tasks_in,
+                        "tasks_done": counters.tasks_attributed + counters.tasks_filtered + counters.tasks_failed,
+                        "queued": op.pending_work if position == 0 else 0,
+                        "in_flight": len(op.in_flight),
+                        "tasks_out": counters.tasks_out,
+                        "rows_in": counters.rows_in,
+                        "rows_out": counters.rows_out,
+                        "actors": sum(1 for a in actors if a.ready),
+                        "busy_actors": sum(1 for a in actors if a.in_flight),
+                        "finished": op.finished(),
+                        "failed": counters.tasks_failed,
+                    }
+                )
         return rows

@@ -44,7 +44,12 @@ def corpus(directory: Path, files: int = 6, docs: int = 20) -> Path:
 
 def stages(data: Path, out: Path, min_words: int = 5, extra: list | None = None) -> list[ProcessingStage]:
     reader = JsonlReader(str(data), files_per_partition=1)
-    return [*reader.decompose(), *(extra or []), ScoreFilter(WordCountFilter(min_words=min_words)), JsonlWriter(str(out))]
+    return [
+        *reader.decompose(),
+        *(extra or []),
+        ScoreFilter(WordCountFilter(min_words=min_words)),
+        JsonlWriter(str(out)),
+    ]
 
 
 def run(stage_list, checkpoint: Path, **config):

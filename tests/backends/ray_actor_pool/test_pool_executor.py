@@ -48,7 +48,9 @@ class Tag(ProcessingStage[DocumentBatch, DocumentBatch]):
 
     _name = "tag"
 
-    def __init__(self, cpus: float = 1.0, batch_size: int = 1, workers: int | None = None, marker_dir: str = "") -> None:
+    def __init__(
+        self, cpus: float = 1.0, batch_size: int = 1, workers: int | None = None, marker_dir: str = ""
+    ) -> None:
         self._resources = Resources(cpus=cpus)
         self._batch_size = batch_size
         self._workers = workers

@@ -26,8 +26,12 @@ pytestmark = pytest.mark.usefixtures("shared_ray")
 
 def batches(count: int, rows: int = 3) -> list[DocumentBatch]:
     return [
-        DocumentBatch(f"t{i:03d}", "ds", pa.table({"n": list(range(i * rows, (i + 1) * rows))}),
-                      _metadata={"source_files": [f"/in/part-{i:03d}.jsonl"]})
+        DocumentBatch(
+            f"t{i:03d}",
+            "ds",
+            pa.table({"n": list(range(i * rows, (i + 1) * rows))}),
+            _metadata={"source_files": [f"/in/part-{i:03d}.jsonl"]},
+        )
         for i in range(count)
     ]
 
@@ -46,8 +50,10 @@ class Split(ProcessingStage[DocumentBatch, DocumentBatch]):
 
     def process(self, task: DocumentBatch) -> list[DocumentBatch]:
         table = task.to_pyarrow()
-        return [DocumentBatch(f"{task.task_id}.{i}", task.dataset_name, table.slice(i, 1), _metadata=task._metadata)
-                for i in range(table.num_rows)]
+        return [
+            DocumentBatch(f"{task.task_id}.{i}", task.dataset_name, table.slice(i, 1), _metadata=task._metadata)
+            for i in range(table.num_rows)
+        ]
 
 
 class CrashOnce(ProcessingStage[DocumentBatch, DocumentBatch]):

@@ -19,8 +19,16 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 class Step(ProcessingStage[DocumentBatch, DocumentBatch]):
-    def __init__(self, name: str, batch_size: int = 1, cpus: float = 1.0, drop: str = "", boom: str = "",
-                 split: int = 1, fanout: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        batch_size: int = 1,
+        cpus: float = 1.0,
+        drop: str = "",
+        boom: str = "",
+        split: int = 1,
+        fanout: bool = False,
+    ) -> None:
         self._name, self._batch_size, self._resources = name, batch_size, Resources(cpus=cpus)
         self.drop, self.boom, self.split, self.fanout = drop, boom, split, fanout
         self.largest_batch = 0
@@ -41,8 +49,10 @@ class Step(ProcessingStage[DocumentBatch, DocumentBatch]):
         table = table.append_column(self.name, pa.array([1] * table.num_rows))
         if self.split == 1:
             return DocumentBatch(task.task_id, task.dataset_name, table, task._stage_perf, task._metadata)
-        return [DocumentBatch(f"{task.task_id}.{i}", task.dataset_name, table, list(task._stage_perf), task._metadata)
-                for i in range(self.split)]
+        return [
+            DocumentBatch(f"{task.task_id}.{i}", task.dataset_name, table, list(task._stage_perf), task._metadata)
+            for i in range(self.split)
+        ]
 
 
 def batches(count: int) -> list[DocumentBatch]:
@@ -50,8 +60,17 @@ def batches(count: int) -> list[DocumentBatch]:
 
 
 def test_plan_fuses_compatible_neighbours_only() -> None:
-    stages = [Step("src"), Step("a"), Step("b"), Step("gpu", cpus=0.5), Step("c", fanout=True), Step("d"),
-              ShuffleStage("n"), Step("e"), Step("f")]
+    stages = [
+        Step("src"),
+        Step("a"),
+        Step("b"),
+        Step("gpu", cpus=0.5),
+        Step("c", fanout=True),
+        Step("d"),
+        ShuffleStage("n"),
+        Step("e"),
+        Step("f"),
+    ]
     assert plan_fusion(stages, starts_from_source=True) == [[0], [1, 2], [3], [4], [5], [6], [7, 8]]
     assert plan_fusion(stages, starts_from_source=False) == [[0, 1, 2], [3], [4], [5], [6], [7, 8]]
     assert plan_fusion([Step("a"), Step("b")], False, {"b": "skip"}) == [[0], [1]]

@@ -24,8 +24,13 @@ pytestmark = pytest.mark.usefixtures("shared_ray")
 
 def batches(count: int, rows: int = 5) -> list[DocumentBatch]:
     return [
-        DocumentBatch(f"t{i:03d}", "ds", pa.table({"key": [f"k{(i * rows + j) % 7}" for j in range(rows)],
-                                                  "n": list(range(i * rows, (i + 1) * rows))}))
+        DocumentBatch(
+            f"t{i:03d}",
+            "ds",
+            pa.table(
+                {"key": [f"k{(i * rows + j) % 7}" for j in range(rows)], "n": list(range(i * rows, (i + 1) * rows))}
+            ),
+        )
         for i in range(count)
     ]
 
@@ -39,7 +44,9 @@ class Sleep(ProcessingStage[DocumentBatch, DocumentBatch]):
         return task
 
 
-def execute(stages: list[ProcessingStage], tasks: list[Task] | None, **config) -> tuple[list[Task], RayActorPoolExecutor]:
+def execute(
+    stages: list[ProcessingStage], tasks: list[Task] | None, **config
+) -> tuple[list[Task], RayActorPoolExecutor]:
     executor = RayActorPoolExecutor(config=config, show_progress=False)
     return executor.execute(stages, tasks), executor
 

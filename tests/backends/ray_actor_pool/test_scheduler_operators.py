@@ -6,8 +6,6 @@ import importlib.util
 import sys
 from pathlib import Path
 
-import pytest
-
 from raycurator.backends.ray_actor_pool.scheduling.capacity import NodeCapacity
 from raycurator.backends.ray_actor_pool.scheduling.items import BatchSummary, TaskMeta
 from raycurator.backends.ray_actor_pool.scheduling.operators import StageSpec

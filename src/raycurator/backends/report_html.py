@@ -99,7 +99,7 @@ def _rows_split(stage: dict[str, Any]) -> tuple[int, int, int]:
 
 
 def _svg(height: int, body: list[str], label: str) -> str:
-    width = _LABEL_W + _BAR_W + 120
+    width = _LABEL_W + _BAR_W + 260
     return (
         f'<svg role="img" aria-label="{_e(label)}" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}">' + "".join(body) + "</svg>"
@@ -168,14 +168,20 @@ def time_chart(stages: list[dict[str, Any]]) -> str:
 
 
 def timeline_chart(report: dict[str, Any]) -> str:
-    """One bar per stage from its first batch start to its last batch end, on the run's time axis."""
+    """One bar per stage from its first batch start to its last batch end, on the run's time axis.
+
+    Stage windows on the run's clock (epoch seconds, like `started_at`) are drawn from the start
+    of the run; windows on another clock (e.g. monotonic seconds) from the earliest stage start.
+    """
     stages = report.get("stages") or []
-    start = report.get("started_at")
     ends = [s.get("last_end") for s in stages if isinstance(s.get("last_end"), int | float)]
     starts = [s.get("first_start") for s in stages if isinstance(s.get("first_start"), int | float)]
-    if not isinstance(start, int | float):
-        start = min(starts) if starts else 0.0
+    start = report.get("started_at")
     finish = report.get("finished_at")
+    same_clock = isinstance(start, int | float) and all(abs(t - start) < 7 * 86400 for t in starts)
+    if not same_clock:
+        start = min(starts) if starts else 0.0
+        finish = None
     span_end = max([*ends, finish if isinstance(finish, int | float) else start])
     span = max(span_end - start, 1e-6)
     body: list[str] = []

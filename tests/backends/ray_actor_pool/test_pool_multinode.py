@@ -84,9 +84,10 @@ def run(cluster: Cluster, stages, tasks, ignore_head_node: bool = False, **confi
 
 @pytest.mark.parametrize("mode", ["stage_by_stage", "streaming"])
 def test_setup_on_node_once_per_node_and_actors_spread(cluster, tmp_path, mode) -> None:
-    stages = [WhereAmI("first", str(tmp_path), sleep_s=0.3), WhereAmI("second", str(tmp_path))]
-    outputs, report = run(cluster, stages, batches(12), mode=mode)
-    assert sorted(o.task_id for o in outputs) == [f"t{i:02d}" for i in range(12)]
+    # enough work (20 x 0.4 s) that streaming scales out before the run ends, even on a busy machine
+    stages = [WhereAmI("first", str(tmp_path), sleep_s=0.4), WhereAmI("second", str(tmp_path))]
+    outputs, report = run(cluster, stages, batches(20), mode=mode)
+    assert sorted(o.task_id for o in outputs) == [f"t{i:02d}" for i in range(20)]
     calls = Counter(tuple(p.name.split("__")[:2]) for p in tmp_path.iterdir() if p.is_file())
     node_ids = {node["NodeID"] for node in _alive(cluster)}
     assert len(node_ids) == 3

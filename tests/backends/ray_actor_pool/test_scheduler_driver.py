@@ -122,7 +122,7 @@ class Driver:
         self.s.add_initial(items)
 
     def step(self) -> list[Batch]:
-        """One iteration of PoolRuntime.run: stop finished (or retired) actors, plan actors, dispatch batches."""
+        """One iteration of PoolRuntime.run: stop finished (or retired) actors, dispatch batches, plan actors."""
         for actor_id in self.s.actors_to_stop():
             assert actor_id not in self.stopped, f"{actor_id} stopped twice"
             finished = self.s.operators[self.created[actor_id].stage_index].finished()
@@ -131,11 +131,6 @@ class Driver:
             self.stopped.append(actor_id)
             if actor_id in self.starting:
                 self.starting.remove(actor_id)
-        for request in self.s.plan_actors():
-            assert request.actor_id not in self.created, "actor id reused"
-            assert request.actor_id in self.s.actors
-            self.created[request.actor_id] = request
-            self.starting.append(request.actor_id)
         new = self.s.next_dispatches()
         for batch in new:
             actor = self.s.actors[batch.actor_id]
@@ -144,6 +139,11 @@ class Driver:
             assert batch.batch_id not in self.running
             self.running[batch.batch_id] = batch
             self.dispatched.append(batch)
+        for request in self.s.plan_actors():
+            assert request.actor_id not in self.created, "actor id reused"
+            assert request.actor_id in self.s.actors
+            self.created[request.actor_id] = request
+            self.starting.append(request.actor_id)
         self.check()
         return new
 

@@ -43,7 +43,7 @@ def _root(task_id):
 
 # -- actor deaths and retries -------------------------------------------------------------------------------
 def test_actor_death_requeues_its_batch_on_a_replacement_actor():
-    specs = [StageSpec("a", batch_size=2), StageSpec("b")]
+    specs = [StageSpec("a", batch_size=2, max_workers=1), StageSpec("b")]  # one actor: no scale-up
     drv = d.Driver(specs, [NodeCapacity("n1", 2.0)])
     batch = _first_batch(drv, items=4)
     (dead,) = drv.stage_actor_ids(0)

@@ -175,10 +175,11 @@ class PoolRuntime:
         while not scheduler.done:
             for actor_id in scheduler.actors_to_stop():
                 self._stop(actor_id)
-            for request in scheduler.plan_actors():
-                self._create(request.actor_id, request.stage_index, request.node_id)
             for batch in scheduler.next_dispatches():
                 self._submit(batch)
+            # after dispatching: a stage whose actors are all busy and has work left gets more
+            for request in scheduler.plan_actors():
+                self._create(request.actor_id, request.stage_index, request.node_id)
             self._reap_stopped()
             waiting = list(self._calls) + list(self._starting)
             if not waiting:

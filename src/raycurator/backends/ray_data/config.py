@@ -59,10 +59,13 @@ class RayDataConfig:
             or self.max_actors_per_stage < 1
         ):
             raise PipelineConfigError(
-                f"RayDataExecutor config 'max_actors_per_stage' must be a positive int, got {self.max_actors_per_stage!r}"
+                "RayDataExecutor config 'max_actors_per_stage' must be a positive int, "
+                f"got {self.max_actors_per_stage!r}"
             )
         if self.num_cpus is not None and (not isinstance(self.num_cpus, int) or self.num_cpus < 1):
-            raise PipelineConfigError(f"RayDataExecutor config 'num_cpus' must be a positive int, got {self.num_cpus!r}")
+            raise PipelineConfigError(
+                f"RayDataExecutor config 'num_cpus' must be a positive int, got {self.num_cpus!r}"
+            )
         if self.runtime_env is not None and not isinstance(self.runtime_env, dict):
             raise PipelineConfigError(
                 f"RayDataExecutor config 'runtime_env' must be a dict, got {type(self.runtime_env).__name__}"

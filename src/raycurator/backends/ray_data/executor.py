@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,21 +57,36 @@ class RayDataExecutor(BaseExecutor):
             if node_stages:
                 run_setup_on_nodes(node_stages, nodes)
             with _data_context(options):
-                dataset = build_dataset(tasks, plans)
-                try:
-                    return _collect(dataset)
-                except Exception as error:
-                    cause = find_stage_error(error)
-                    if cause is not None:
-                        raise StageExecutionError(
-                            cause.stage_name,
-                            cause.task_ids,
-                            cause.source_files,
-                            cause.error_type,
-                            cause.error_message,
-                            cause.traceback_text,
-                        ) from None
-                    raise
+                results, failure = _run(tasks, plans)
+        if failure is not None:
+            # Ray's error, the iterator and the dataset form reference cycles that keep the
+            # failed run's actors (and the CPUs they hold) alive until a garbage collection.
+            gc.collect()
+            raise failure
+        return results
+
+
+def _run(tasks: list[Task], plans: list[StagePlan]) -> tuple[list[Task], StageExecutionError | None]:
+    """Build and run the dataset: (outputs, None), or ([], the stage error a UDF raised).
+
+    Other errors propagate. A stage error is returned rather than raised, so the error the
+    caller raises holds no frame of the failed run.
+    """
+    try:
+        return _collect(build_dataset(tasks, plans)), None
+    except Exception as error:
+        cause = find_stage_error(error)
+        if cause is None:
+            raise
+        failure = StageExecutionError(
+            cause.stage_name,
+            cause.task_ids,
+            cause.source_files,
+            cause.error_type,
+            cause.error_message,
+            cause.traceback_text,
+        )
+    return [], failure
 
 
 def _collect(dataset: Any) -> list[Task]:

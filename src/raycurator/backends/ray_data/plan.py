@@ -163,7 +163,7 @@ def apply_stage(ds: Dataset, plan: StagePlan) -> Dataset:
     if plan.use_actors:
         ds = ds.map_batches(
             actor_udf(plan.stage),
-            compute=ActorPoolStrategy(min_size=1, max_size=plan.max_actors),
+            compute=ActorPoolStrategy(min_size=1, max_size=plan.max_actors, initial_size=plan.max_actors),
             **kwargs,
         )
     else:

@@ -22,7 +22,7 @@ test: setup lint
 	$(BIN)/python -m pytest -q tests
 
 demo: setup
-	$(BIN)/python -m raycurator.demo
+	$(BIN)/raycurator demo --output demo_output
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info src/*.egg-info

@@ -223,8 +223,13 @@ class Driver:
         batch_id = batch if isinstance(batch, int) else batch.batch_id
         batch = self.running.pop(batch_id)
         default_refs, default_summary = self.default_summary(batch)
+        summary = summary or default_summary
+        chunk = batch.kwargs.get("chunk_size")
+        if refs is None and chunk:  # a chunked (generator) call returns one object per chunk of outputs
+            count = -(-len(summary.outputs) // chunk)
+            refs = [f"chunk-{batch.batch_id}-{batch.attempts}-{i}" for i in range(count)]
         self.clock.advance(elapsed)
-        self.s.on_batch_done(batch_id, default_refs if refs is None else refs, summary or default_summary)
+        self.s.on_batch_done(batch_id, default_refs if refs is None else refs, summary)
 
     def crash(self, batch: Batch, error_type: str = "ObjectLostError", message: str = "inputs lost") -> None:
         del self.running[batch.batch_id]

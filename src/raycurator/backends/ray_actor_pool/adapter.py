@@ -12,6 +12,7 @@ import logging
 import os
 import time
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
 import ray
@@ -139,6 +140,18 @@ class RayActorPoolStageAdapter(BaseStageAdapter):
             member_stats=members,
         )
         return outputs, summary
+
+    def run_chunked(
+        self, inputs: list[tuple[Any, int | None]], chunk_size: int, isolate_failures: bool = False
+    ) -> Iterator[Any]:
+        """Like `run`, but yields the outputs in lists of `chunk_size` (one object each), then the summary.
+
+        Used for calls that fan out: each downstream batch then fetches only its own chunk.
+        """
+        outputs, summary = self.run(inputs, isolate_failures)
+        for start in range(0, len(outputs), chunk_size):
+            yield outputs[start : start + chunk_size]
+        yield summary
 
     def _member_stats(self, merged: list[MemberStats] | None) -> list[MemberStats] | None:
         """The fused stage's per-member figures of the last call, added into `merged`."""

@@ -26,6 +26,7 @@ from raycurator.backends.ray_actor_pool.scheduling.operators import StageSpec
 from raycurator.backends.ray_actor_pool.scheduling.scheduler import SchedulerConfig, StreamingScheduler
 from raycurator.backends.ray_cluster import ClusterNode, RayConnection, alive_nodes, ray_gpus, run_setup_on_nodes
 from raycurator.backends.report import RunReport
+from raycurator.backends.report_html import write_report_html
 from raycurator.errors import InsufficientResourcesError, PipelineConfigError, StageExecutionError
 from raycurator.stages.base import ProcessingStage, RayStageSpecKeys
 from raycurator.tasks import Task
@@ -145,6 +146,7 @@ class RayActorPoolExecutor(BaseExecutor):
                     ),
                     partitions_from_first_stage=initial_tasks is None,
                     on_partition_finished=None if checkpoint is None else checkpoint.record,
+                    clock=time.time,  # wall-clock stage windows line up with the run's start in reports
                 )
                 report.stages = scheduler.counters
                 if checkpoint is not None:
@@ -160,7 +162,7 @@ class RayActorPoolExecutor(BaseExecutor):
                     run_id=run_dir.name,
                 )
                 try:
-                    runtime.run(self._initial_items(tasks))
+                    runtime.run(self._initial_items(tasks, specs[0].batch_size))
                 finally:
                     runtime.shutdown()
                     progress.close(scheduler.snapshot())
@@ -192,6 +194,7 @@ class RayActorPoolExecutor(BaseExecutor):
                 logger.warning("%d task(s) failed and were skipped; see %s", ledger.count, ledger.path)
             try:
                 report.write(run_dir)
+                write_report_html(run_dir, report.to_dict())
             except OSError as error:
                 logger.warning("could not write the run report to %s: %s", run_dir, error)
         return results
@@ -213,9 +216,14 @@ class RayActorPoolExecutor(BaseExecutor):
         }
 
     @staticmethod
-    def _initial_items(tasks: list[Task]) -> list[Item]:
-        ref = ray.put(tasks)
-        return [Item(ref, index, task_meta(task)) for index, task in enumerate(tasks)]
+    def _initial_items(tasks: list[Task], chunk: int) -> list[Item]:
+        """The run's input tasks in the object store, one object per first-stage batch."""
+        items = []
+        for start in range(0, len(tasks), max(1, chunk)):
+            part = tasks[start : start + chunk]
+            ref = ray.put(part)
+            items.extend(Item(ref, index, task_meta(task)) for index, task in enumerate(part))
+        return items
 
 
 def _fetch(items: list[Item]) -> list[Task]:

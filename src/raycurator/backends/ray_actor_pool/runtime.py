@@ -31,6 +31,7 @@ class _Call:
     batch: Batch
     actor_id: str
     payload: list[Any]
+    generator: Any = None
 
 
 def _root_cause(error: BaseException) -> tuple[str, str]:
@@ -132,13 +133,20 @@ class PoolRuntime:
         op_spec = self.scheduler.specs[batch.stage_index]
         args = [(item.ref, item.index) for item in batch.items]
         method = getattr(handle, batch.method).options(num_returns=batch.num_returns)
-        refs = method.remote(args, isolate_failures=op_spec.on_error == "skip", **batch.kwargs)
-        refs = list(refs) if isinstance(refs, list | tuple) else [refs]
+        result = method.remote(args, isolate_failures=op_spec.on_error == "skip", **batch.kwargs)
+        if batch.num_returns == "streaming":  # a generator: wait for it to finish, then take its refs
+            self._calls[result.completed()] = _Call(batch, batch.actor_id, [], result)
+            return
+        refs = list(result) if isinstance(result, list | tuple) else [result]
         self._calls[refs[-1]] = _Call(batch, batch.actor_id, refs[:-1])
 
     def _on_call_ready(self, ref: Any) -> None:
         call = self._calls.pop(ref)
         try:
+            if call.generator is not None:
+                ray.get(ref)  # raises if the actor died
+                refs = list(call.generator)
+                call.payload, ref = refs[:-1], refs[-1]
             summary = ray.get(ref)
         except _ACTOR_GONE as error:
             if call.actor_id in self.scheduler.actors:

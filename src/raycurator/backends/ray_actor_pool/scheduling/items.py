@@ -61,7 +61,7 @@ class Batch:
     stage_index: int
     items: list[Item]
     method: str = "run"
-    num_returns: int = 2
+    num_returns: int | str = 2  # "streaming": a generator call (fan-out outputs in chunks)
     kwargs: dict[str, Any] = field(default_factory=dict)
     attempts: int = 0
     batch_id: int = field(default_factory=lambda: next(_batch_ids))

@@ -84,6 +84,9 @@ class Operator:
 
     def outputs_of(self, batch: Batch, refs: list[Any], summary: BatchSummary) -> list[Item]:
         """The items a finished call hands downstream."""
+        chunk = batch.kwargs.get("chunk_size")
+        if chunk:
+            return [Item(refs[i // chunk], i % chunk, meta) for i, meta in enumerate(summary.outputs)]
         if len(refs) == 1 and len(summary.outputs) != 1:
             return [Item(refs[0], i, meta) for i, meta in enumerate(summary.outputs)]
         if len(refs) == 1:

@@ -93,6 +93,7 @@ class StreamingScheduler:
         self._actor_ids = itertools.count(1)
         self._deaths = [0] * len(specs)
         self._avg_batch_s = [math.inf] * len(specs)
+        self._avg_outputs = [0.0] * len(specs)  # outputs per full batch, for choosing chunked returns
         self._retiring: set[str] = set()
         for spec in specs:
             self._check_fits(spec)
@@ -394,10 +395,26 @@ class StreamingScheduler:
                 batch = op.next_batch()
                 if batch is None:
                     continue
+                self._choose_returns(op, batch)
                 self._assign(op, batch, actor)
                 dispatched.append(batch)
                 progress = True
         return dispatched
+
+    def _choose_returns(self, op: Operator, batch: Batch) -> None:
+        """Calls that fan out return their outputs in chunks sized to the downstream batch."""
+        if batch.method not in ("run", "run_chunked") or op.index + 1 >= len(self.operators):
+            return
+        downstream = self.operators[op.index + 1].spec
+        if downstream.kind != "map":
+            return
+        expected = self._avg_outputs[op.index] * len(batch.items) / max(1, op.spec.batch_size)
+        if expected > downstream.batch_size:
+            batch.method, batch.num_returns = "run_chunked", "streaming"
+            batch.kwargs["chunk_size"] = downstream.batch_size
+        elif batch.method == "run_chunked":  # a retried batch: plain call again
+            batch.method, batch.num_returns = "run", 2
+            batch.kwargs.pop("chunk_size", None)
 
     def _assign(self, op: Operator, batch: Batch, actor: ActorState) -> None:
         if not actor.in_flight:
@@ -435,6 +452,10 @@ class StreamingScheduler:
         actor = self.actors.get(batch.actor_id or "")
         if actor is not None:
             actor.busy_s += summary.process_time
+        if op.counts_inputs(batch) and batch.items:
+            per_batch = len(summary.outputs) * max(1, op.spec.batch_size) / len(batch.items)
+            last = self._avg_outputs[op.index]
+            self._avg_outputs[op.index] = per_batch if last == 0 else 0.7 * last + 0.3 * per_batch
         previous = self._avg_batch_s[op.index]
         self._avg_batch_s[op.index] = (
             summary.process_time if previous == math.inf else (0.8 * previous + 0.2 * summary.process_time)

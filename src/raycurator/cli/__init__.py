@@ -1,0 +1,1 @@
+"""The `raycurator` command line: YAML pipelines, the demo and run reports."""

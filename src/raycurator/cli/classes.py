@@ -1,0 +1,208 @@
+"""The classes a YAML pipeline can name: registered stages and helper objects (filters, modifiers).
+
+Importing every module under `raycurator.stages` fills the stage registry; helper classes are
+the concrete subclasses of `HELPER_BASES` (document filters and modifiers) plus
+`EXTRA_HELPERS` (`Resources`). A dotted path (`my_package.module.ClassName`) names any other
+importable class.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import pkgutil
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from raycurator.errors import PipelineConfigError
+from raycurator.stages.base import ProcessingStage
+from raycurator.stages.registry import get_stage_class, list_stage_classes
+from raycurator.stages.resources import Resources
+
+logger = logging.getLogger(__name__)
+
+#: Packages whose modules are imported so that their stages register themselves.
+STAGE_PACKAGES = ("raycurator.stages",)
+#: Further modules defining stages (imported by `discover`).
+STAGE_MODULES = ("raycurator.stages.deduplication.inline",)
+#: Base classes (dotted paths) whose concrete subclasses may be named in YAML as helper objects.
+HELPER_BASES = (
+    "raycurator.stages.text.filters.doc_filter.DocumentFilter",
+    "raycurator.stages.text.modifiers.doc_modifier.DocumentModifier",
+)
+EXTRA_HELPERS: tuple[type, ...] = (Resources,)
+
+#: Modules that failed to import during discovery: `{module: "ErrorType: message"}`.
+IMPORT_PROBLEMS: dict[str, str] = {}
+_discovered = False
+
+
+def discover() -> None:
+    """Import every stage module once (modules that fail to import are recorded, not fatal)."""
+    global _discovered
+    if _discovered:
+        return
+    _discovered = True
+    for package_name in STAGE_PACKAGES:
+        package = importlib.import_module(package_name)
+        for module in pkgutil.walk_packages(package.__path__, package_name + ".", onerror=_record_walk_error):
+            if module.name in sys.modules:
+                continue
+            try:
+                importlib.import_module(module.name)
+            except Exception as error:
+                IMPORT_PROBLEMS[module.name] = f"{type(error).__name__}: {error}"
+                logger.debug("could not import %s: %s", module.name, error)
+    for name in STAGE_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception as error:
+            IMPORT_PROBLEMS[name] = f"{type(error).__name__}: {error}"
+
+
+def _record_walk_error(name: str) -> None:
+    IMPORT_PROBLEMS[name] = f"{sys.exc_info()[0].__name__ if sys.exc_info()[0] else 'Error'}: {sys.exc_info()[1]}"
+
+
+def _import_dotted(path: str) -> Any:
+    module_name, _, attr = path.rpartition(".")
+    if not module_name:
+        raise ImportError(f"'{path}' is not a dotted path")
+    module = importlib.import_module(module_name)
+    return getattr(module, attr)
+
+
+def _all_subclasses(base: type) -> list[type]:
+    found: list[type] = []
+    stack = list(base.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        found.append(cls)
+        stack.extend(cls.__subclasses__())
+    return found
+
+
+def helper_classes() -> dict[str, type]:
+    """Concrete helper classes (filters, modifiers, `Resources`) by class name."""
+    discover()
+    helpers: dict[str, type] = {cls.__name__: cls for cls in EXTRA_HELPERS}
+    for dotted in HELPER_BASES:
+        try:
+            base = _import_dotted(dotted)
+        except (ImportError, AttributeError):
+            continue
+        for cls in _all_subclasses(base):
+            if inspect.isabstract(cls) or cls.__name__.startswith("_"):
+                continue
+            helpers.setdefault(cls.__name__, cls)
+    return dict(sorted(helpers.items()))
+
+
+def stage_classes() -> dict[str, type]:
+    """Registered concrete stage classes by name (public ones: no leading underscore)."""
+    discover()
+    return {name: cls for name, cls in list_stage_classes().items() if not name.startswith("_")}
+
+
+def find_stage_class(name: str) -> type[ProcessingStage]:
+    """The stage class called `name` (registered name or importable dotted path)."""
+    discover()
+    if "." in name:
+        try:
+            cls = _import_dotted(name)
+        except (ImportError, AttributeError) as error:
+            raise LookupError(f"cannot import stage class '{name}': {error}") from error
+        if not (isinstance(cls, type) and issubclass(cls, ProcessingStage)):
+            raise LookupError(f"'{name}' is not a ProcessingStage class")
+        return cls
+    try:
+        return get_stage_class(name)
+    except PipelineConfigError as error:
+        raise LookupError(str(error)) from error
+
+
+def find_helper_class(name: str) -> type | None:
+    """The helper or stage class called `name`, a dotted-path class, or None."""
+    helpers = helper_classes()
+    if name in helpers:
+        return helpers[name]
+    if name in stage_classes():
+        return stage_classes()[name]
+    if "." in name and not name.startswith("."):
+        try:
+            cls = _import_dotted(name)
+        except (ImportError, AttributeError, ValueError):
+            return None
+        return cls if isinstance(cls, type) else None
+    return None
+
+
+@dataclass
+class ParamInfo:
+    """One constructor parameter of a class."""
+
+    name: str
+    annotation: Any  # resolved type, or inspect.Parameter.empty when unknown
+    annotation_text: str
+    default: Any
+    required: bool
+
+
+def signature_of(cls: type) -> tuple[list[ParamInfo], bool]:
+    """The named constructor parameters of `cls` and whether it also takes `**kwargs`."""
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):
+        return [], True
+    init = getattr(cls, "__init__", None)
+    module = sys.modules.get(getattr(init, "__module__", None) or cls.__module__)
+    namespace = dict(vars(module)) if module is not None else {}
+    params: list[ParamInfo] = []
+    takes_kwargs = False
+    for param in signature.parameters.values():
+        if param.kind is inspect.Parameter.VAR_KEYWORD:
+            takes_kwargs = True
+            continue
+        if param.kind is inspect.Parameter.VAR_POSITIONAL:
+            continue
+        annotation = param.annotation
+        text = annotation if isinstance(annotation, str) else inspect.formatannotation(annotation)
+        if annotation is inspect.Parameter.empty:
+            text = ""
+        elif isinstance(annotation, str):
+            try:
+                annotation = eval(annotation, namespace, {})  # resolve postponed annotations
+            except Exception:
+                annotation = inspect.Parameter.empty
+        params.append(
+            ParamInfo(
+                name=param.name,
+                annotation=annotation,
+                annotation_text=text,
+                default=param.default,
+                required=param.default is inspect.Parameter.empty,
+            )
+        )
+    return params, takes_kwargs
+
+
+def first_doc_line(cls: type) -> str:
+    """The first line of the class docstring (empty when none of its own)."""
+    doc = cls.__dict__.get("__doc__") or ""
+    return doc.strip().splitlines()[0].strip() if doc.strip() else ""
+
+
+def format_params(cls: type) -> str:
+    """`a: int = 1, b: str` for a class's constructor."""
+    params, takes_kwargs = signature_of(cls)
+    parts = []
+    for p in params:
+        text = p.name + (f": {p.annotation_text}" if p.annotation_text else "")
+        if not p.required:
+            text += f" = {p.default!r}"
+        parts.append(text)
+    if takes_kwargs:
+        parts.append("**kwargs")
+    return ", ".join(parts)

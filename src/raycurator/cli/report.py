@@ -1,0 +1,123 @@
+"""Printing run reports: the per-stage summary table and where the files are."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from raycurator.backends.report_html import run_totals, stage_rows
+
+
+def find_run_dir(path: str | Path) -> Path:
+    """The run directory for `path`: itself when it holds `report.json`, else its newest run sub-folder."""
+    directory = Path(path)
+    if (directory / "report.json").is_file():
+        return directory
+    if directory.is_file() and directory.name == "report.json":
+        return directory.parent
+    if not directory.exists():
+        raise FileNotFoundError(f"'{path}' does not exist")
+    runs = sorted(
+        (p.parent for p in directory.glob("*/report.json")), key=lambda p: (p / "report.json").stat().st_mtime
+    )
+    if not runs:
+        raise FileNotFoundError(f"no report.json in '{path}' nor in its sub-folders: is it a run's log directory?")
+    return runs[-1]
+
+
+def load_report(run_dir: Path) -> dict[str, Any]:
+    """The parsed `report.json` of a run directory."""
+    return json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+
+
+def _int(value: Any) -> int:
+    return int(value or 0)
+
+
+def rows_removed(stage: dict[str, Any]) -> int:
+    """Rows a stage removed (0 for readers, fan-out stages and writers)."""
+    return stage_rows(stage)[2]
+
+
+def removed_text(stage: dict[str, Any]) -> str:
+    """`152 (5.1%)`, `+2,992` (rows added), `-` (outputs count another unit) or `0`."""
+    kind, _, removed, added = stage_rows(stage)
+    rows_in = _int(stage.get("rows_in"))
+    if kind == "convert":
+        return "-"
+    if kind == "expand":
+        return f"+{added:,}"
+    return f"{removed:,} ({100 * removed / rows_in:.1f}%)" if removed and rows_in else "0"
+
+
+def summary_table(report: dict[str, Any]) -> Table:
+    """A rich table with one line per stage."""
+    table = Table(title=f"run {report.get('run_id')} — {report.get('status')}", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("stage")
+    for column in (
+        "tasks in",
+        "tasks out",
+        "rows in",
+        "rows out",
+        "removed",
+        "failed",
+        "retries",
+        "actors",
+        "busy s",
+        "active s",
+        "rows/s",
+    ):
+        table.add_column(column, justify="right")
+    for index, stage in enumerate(report.get("stages") or [], start=1):
+        rows_in = _int(stage.get("rows_in"))
+        rate = stage.get("rows_per_s")
+        table.add_row(
+            str(index),
+            Text(str(stage.get("stage_name"))),
+            f"{_int(stage.get('tasks_in')):,}",
+            f"{_int(stage.get('tasks_out')):,}",
+            f"{rows_in:,}",
+            f"{_int(stage.get('rows_out')):,}",
+            removed_text(stage),
+            str(_int(stage.get("tasks_failed"))),
+            str(_int(stage.get("retries"))),
+            str(_int(stage.get("actors_started"))),
+            f"{float(stage.get('busy_s') or 0):.2f}",
+            f"{float(stage.get('active_s') or 0):.2f}",
+            f"{rate:,.0f}" if isinstance(rate, int | float) else "-",
+        )
+    return table
+
+
+def print_report(report: dict[str, Any], console: Console, run_dir: Path | None = None) -> None:
+    """The summary table, run totals, and the paths of the report files."""
+    console.print(summary_table(report))
+    started = report.get("started_at")
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) if isinstance(started, int | float) else "?"
+    console.print(
+        f"status: {report.get('status')}; executor {report.get('executor')} ({report.get('mode')}); "
+        f"started {when}; wall time {float(report.get('wall_s') or 0):.2f} s; "
+        f"every input accounted for: {'yes' if report.get('balanced') else 'no'}",
+        highlight=False,
+    )
+    totals = run_totals(report.get("stages") or [])
+    console.print(
+        f"rows read: {totals['rows_read']:,}; removed: {totals['rows_removed']:,}; "
+        f"at the end: {totals['rows_final']:,}; failed tasks: {totals['tasks_failed']}; retries: {totals['retries']}",
+        highlight=False,
+    )
+    if report.get("error"):
+        console.print(f"error: {report['error']}", highlight=False, markup=False)
+    if report.get("failure_ledger"):
+        console.print(f"failed inputs (skipped): {report['failure_ledger']}", highlight=False, markup=False)
+    if run_dir is not None:
+        for name in ("report.json", "report.html"):
+            if (run_dir / name).exists():
+                console.print(f"{name}: {run_dir / name}", highlight=False, markup=False, soft_wrap=True)

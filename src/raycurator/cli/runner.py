@@ -1,0 +1,147 @@
+"""Running a built pipeline for the CLI: logging set-up, errors as one paragraph, the run summary."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+
+from raycurator.backends.report_html import write_report_html
+from raycurator.cli.build import BuiltPipeline
+from raycurator.cli.report import print_report
+from raycurator.errors import StageExecutionError
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+logger = logging.getLogger("raycurator.cli")
+
+
+def console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(file=stream)
+    return Console(file=stream, width=160, no_color=True)
+
+
+def setup_logging(debug: bool = False, quiet: bool = False) -> None:
+    """Send raycurator's log records to stderr (rich on a terminal, plain lines otherwise)."""
+    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    handler: logging.Handler
+    if sys.stderr.isatty():
+        handler = RichHandler(console=Console(file=sys.stderr), show_path=debug, markup=False)
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    root = logging.getLogger("raycurator")
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level)
+    root.propagate = False
+
+
+def fail(message: str, code: int, debug_text: str | None = None) -> typer.Exit:
+    """Print `message` (and `debug_text` when given) to stderr; return the Exit to raise."""
+    err = console(stderr=True)
+    if debug_text:
+        err.print(debug_text.rstrip(), markup=False, highlight=False, soft_wrap=True)
+    err.print(f"Error: {message}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _error_paragraph(error: BaseException, pipeline_name: str) -> str:
+    if isinstance(error, StageExecutionError):
+        ids = ", ".join(error.task_ids[:5]) + (" ..." if len(error.task_ids) > 5 else "")
+        text = f"pipeline '{pipeline_name}' failed in stage '{error.stage_name}' on task(s) [{ids}]"
+        if error.source_files:
+            files = ", ".join(error.source_files[:3]) + (" ..." if len(error.source_files) > 3 else "")
+            text += f" read from [{files}]"
+        return text + f": {error.error_type}: {error.error_message.strip()}"
+    message = str(error).split("\n--- original traceback")[0].strip()
+    return f"pipeline '{pipeline_name}' failed: {type(error).__name__}: {message}"
+
+
+def _debug_trace(error: BaseException) -> str:
+    if isinstance(error, StageExecutionError) and error.traceback_text:
+        return "--- traceback in the stage ---\n" + error.traceback_text
+    return "".join(traceback.format_exception(error))
+
+
+@dataclass
+class RunOutcome:
+    """What a finished (successful) run left: its report and output tasks."""
+
+    run_dir: Path | None
+    report: dict[str, Any] | None
+    results: list[Any] = field(default_factory=list)
+
+
+def execute_built(built: BuiltPipeline, debug: bool) -> RunOutcome:
+    """Run a built pipeline, write report.html next to report.json and print the summary.
+
+    A failed or interrupted run raises `typer.Exit` (1 or 130) after printing a one-paragraph
+    error naming the stage, tasks, files and cause (`debug` adds the traceback).
+    """
+    out = console()
+    out.print(
+        f"Running pipeline '{built.pipeline.name}': {len(built.stages)} stage(s) on the "
+        f"{built.executor_type.name} executor",
+        markup=False,
+        highlight=False,
+    )
+    code, error = EXIT_OK, None
+    results: list[Any] = []
+    try:
+        results = built.pipeline.run(executor=built.executor)
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    except Exception as exc:
+        code, error = EXIT_FAILED, exc
+    run_dir, report = _finish_report(built, out)
+    if code == EXIT_INTERRUPTED:
+        raise fail("interrupted" + (f"; partial report in {run_dir}" if run_dir else ""), code)
+    if error is not None:
+        where = f" The run's report is in {run_dir}." if run_dir else ""
+        hint = "" if debug else " Re-run with --debug to see the traceback."
+        raise fail(
+            _error_paragraph(error, built.pipeline.name) + "." + where + hint,
+            code,
+            _debug_trace(error) if debug else None,
+        )
+    _print_outputs(results, out)
+    return RunOutcome(run_dir, report, list(results or []))
+
+
+def _finish_report(built: BuiltPipeline, out: Console) -> tuple[Path | None, dict[str, Any] | None]:
+    report = getattr(built.executor, "last_report", None)
+    if report is None:
+        out.print(f"(the {built.executor_type.name} executor keeps no run report)", markup=False)
+        return None, None
+    data = report.to_dict()
+    run_dir = Path(data.get("log_dir") or ".")
+    try:
+        if not (run_dir / "report.html").exists():
+            write_report_html(run_dir, data)
+    except OSError as error:
+        logger.warning("could not write report.html to %s: %s", run_dir, error)
+    print_report(data, out, run_dir)
+    return run_dir, data
+
+
+def _print_outputs(results: list[Any], out: Console) -> None:
+    files = [f for task in results if type(task).__name__ == "FileGroupTask" for f in task.data]
+    if files:
+        folders = sorted({str(Path(f).parent) for f in files})
+        where = folders[0] if len(folders) == 1 else f"{len(folders)} folders"
+        out.print(f"output: {len(files)} file(s) in {where}", markup=False, highlight=False, soft_wrap=True)
+    elif results:
+        rows = sum(getattr(t, "num_items", 0) for t in results)
+        out.print(f"output: {len(results)} task(s), {rows:,} item(s) returned", markup=False, highlight=False)

@@ -11,8 +11,8 @@ from raycurator import DocumentBatch, LocalExecutor, Pipeline
 from raycurator.cli.build import CliOverrides, build
 from raycurator.cli.config import ConfigError, load_config_text
 from raycurator.cli.corpus import make_documents
-from raycurator.stages.deduplication.inline import ExactDuplicateFilter, FuzzyDuplicateFilter
 from raycurator.cli.types import matches, type_name
+from raycurator.stages.deduplication.inline import ExactDuplicateFilter, FuzzyDuplicateFilter
 from raycurator.stages.resources import Resources
 
 

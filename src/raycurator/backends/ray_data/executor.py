@@ -57,7 +57,7 @@ class RayDataExecutor(BaseExecutor):
             if node_stages:
                 run_setup_on_nodes(node_stages, nodes)
             with _data_context(options):
-                results, failure = _run(tasks, plans)
+                results, failure = _run(tasks, plans, options.runtime_env)
         if failure is not None:
             # Ray's error, the iterator and the dataset form reference cycles that keep the
             # failed run's actors (and the CPUs they hold) alive until a garbage collection.
@@ -66,14 +66,16 @@ class RayDataExecutor(BaseExecutor):
         return results
 
 
-def _run(tasks: list[Task], plans: list[StagePlan]) -> tuple[list[Task], StageExecutionError | None]:
+def _run(
+    tasks: list[Task], plans: list[StagePlan], runtime_env: dict[str, Any] | None
+) -> tuple[list[Task], StageExecutionError | None]:
     """Build and run the dataset: (outputs, None), or ([], the stage error a UDF raised).
 
     Other errors propagate. A stage error is returned rather than raised, so the error the
     caller raises holds no frame of the failed run.
     """
     try:
-        return _collect(build_dataset(tasks, plans)), None
+        return _collect(build_dataset(tasks, plans, runtime_env)), None
     except Exception as error:
         cause = find_stage_error(error)
         if cause is None:

@@ -150,11 +150,13 @@ def source_dataset(tasks: list[Task]) -> Dataset:
     return ray.data.from_blocks([encode_tasks([task]) for task in tasks])
 
 
-def apply_stage(ds: Dataset, plan: StagePlan) -> Dataset:
+def apply_stage(ds: Dataset, plan: StagePlan, runtime_env: dict[str, Any] | None = None) -> Dataset:
     """`ds` with the stage's operator(s) appended."""
     kwargs: dict[str, Any] = {"batch_format": "pyarrow", "num_cpus": plan.num_cpus}
     if plan.num_gpus:
         kwargs["num_gpus"] = plan.num_gpus
+    if runtime_env:
+        kwargs["runtime_env"] = runtime_env
     if plan.barrier:
         ds = ds.repartition(1)
         kwargs["batch_size"] = None  # the single block: every input in one call
@@ -163,7 +165,7 @@ def apply_stage(ds: Dataset, plan: StagePlan) -> Dataset:
     if plan.use_actors:
         ds = ds.map_batches(
             actor_udf(plan.stage),
-            compute=ActorPoolStrategy(min_size=1, max_size=plan.max_actors, initial_size=plan.max_actors),
+            compute=ActorPoolStrategy(min_size=1, max_size=plan.max_actors),
             **kwargs,
         )
     else:
@@ -173,12 +175,11 @@ def apply_stage(ds: Dataset, plan: StagePlan) -> Dataset:
     return ds
 
 
-def build_dataset(tasks: list[Task], plans: list[StagePlan]) -> Dataset:
+def build_dataset(tasks: list[Task], plans: list[StagePlan], runtime_env: dict[str, Any] | None = None) -> Dataset:
     """The lazy dataset running every stage over `tasks`."""
     ds = source_dataset(tasks)
     for plan in plans:
-        logger.debug("ray data plan: %s", plan.describe())
-        ds = apply_stage(ds, plan)
+        ds = apply_stage(ds, plan, runtime_env)
     return ds
 
 

@@ -22,6 +22,7 @@ class RaySession:
 
         if not ray.is_initialized():
             ray.init(
+                address="local",  # never attach to another Ray running on this machine
                 num_cpus=2,
                 include_dashboard=False,
                 _node_ip_address="127.0.0.1",

@@ -59,11 +59,25 @@ def udf_name(stage: ProcessingStage) -> str:
     return name if name[0].isalpha() or name[0] == "_" else f"_{name}"
 
 
-def task_udf(stage: ProcessingStage) -> Callable[[pa.Table], pa.Table]:
-    """A function running `stage` on one batch (stages without worker state, run as Ray tasks)."""
+def task_udf(stage: ProcessingStage, with_lifecycle: bool = False) -> Callable[[pa.Table], pa.Table]:
+    """A function running `stage` on one batch, as a Ray task.
+
+    With `with_lifecycle` (a stage with `setup`/`teardown` that asked not to run in actors)
+    every call sets the stage up and tears it down around its batch.
+    """
 
     def run_batch(batch: pa.Table) -> pa.Table:
-        return _run(BaseStageAdapter(stage), batch)
+        adapter = BaseStageAdapter(stage)
+        if not with_lifecycle:
+            return _run(adapter, batch)
+        try:
+            adapter.setup(WorkerMetadata(worker_id=ray.get_runtime_context().get_worker_id()))
+        except Exception as error:
+            raise stage_error(stage, [], error) from None
+        try:
+            return _run(adapter, batch)
+        finally:
+            adapter.teardown()
 
     run_batch.__name__ = run_batch.__qualname__ = udf_name(stage)
     return run_batch

@@ -70,12 +70,21 @@ def stage_gpus(stage: ProcessingStage) -> float:
         ) from error
 
 
+def overrides_lifecycle(stage: ProcessingStage) -> bool:
+    """Whether the stage has its own `setup` or `teardown`."""
+    return _overrides(stage, "setup") or _overrides(stage, "teardown")
+
+
 def uses_actors(stage: ProcessingStage) -> bool:
-    """Whether the stage needs long-lived workers (set-up state, a teardown, GPUs, or it says so)."""
+    """Whether the stage needs long-lived workers (set-up state, a teardown, GPUs, or it says so).
+
+    `is_actor_stage: False` in `ray_stage_spec()` runs a stage with `setup` as tasks, each
+    call setting it up and tearing it down around its batch; GPU stages always use actors.
+    """
     spec = stage.ray_stage_spec()
     if RayStageSpecKeys.IS_ACTOR_STAGE in spec:
         return bool(spec[RayStageSpecKeys.IS_ACTOR_STAGE]) or stage_gpus(stage) > 0
-    return _overrides(stage, "setup") or _overrides(stage, "teardown") or stage_gpus(stage) > 0
+    return overrides_lifecycle(stage) or stage_gpus(stage) > 0
 
 
 def needs_split(stages: list[ProcessingStage], index: int, from_start_token: bool, mode: str) -> bool:
@@ -169,7 +178,8 @@ def apply_stage(ds: Dataset, plan: StagePlan, runtime_env: dict[str, Any] | None
             **kwargs,
         )
     else:
-        ds = ds.map_batches(task_udf(plan.stage), **kwargs)
+        lifecycle = overrides_lifecycle(plan.stage)
+        ds = ds.map_batches(task_udf(plan.stage, with_lifecycle=lifecycle), **kwargs)
     if plan.split_after:
         ds = ds.repartition(target_num_rows_per_block=1)
     return ds

@@ -20,11 +20,11 @@ import itertools
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from raycurator.backends.failures import TaskFailure
-from raycurator.backends.ray_actor_pool.scheduling.capacity import ActorState, NodeCapacity, fits, worker_slots
+from raycurator.backends.ray_actor_pool.scheduling.accounting import RunAccounting
+from raycurator.backends.ray_actor_pool.scheduling.capacity import ActorState, NodeCapacity, fits
 from raycurator.backends.ray_actor_pool.scheduling.items import Batch, BatchSummary, Item
 from raycurator.backends.ray_actor_pool.scheduling.lineage import LineageTracker
 from raycurator.backends.ray_actor_pool.scheduling.operators import (
@@ -33,32 +33,15 @@ from raycurator.backends.ray_actor_pool.scheduling.operators import (
     StageSpec,
     make_operator,
 )
+from raycurator.backends.ray_actor_pool.scheduling.placement import ActorPlacement, ActorRequest
+from raycurator.backends.ray_actor_pool.scheduling.scheduler_config import SchedulerConfig
 from raycurator.backends.report import StageCounters
 from raycurator.errors import InsufficientResourcesError
 
-
-@dataclass
-class SchedulerConfig:
-    """Knobs of the scheduling policy."""
-
-    mode: str = "streaming"  # or "stage_by_stage"
-    queue_limit_items: int = 0  # 0: automatic (twice what the downstream pool can take)
-    queue_limit_bytes: int = 1 << 30
-    pipeline_depth: int = 2  # calls queued on one actor, for stages whose batches are short
-    short_batch_s: float = 0.05
-    max_actors_per_node_factor: float = 2.0
+__all__ = ["ActorRequest", "SchedulerConfig", "StreamingScheduler"]
 
 
-@dataclass
-class ActorRequest:
-    """Create an actor for stage `stage_index` on node `node_id`, known as `actor_id`."""
-
-    actor_id: str
-    stage_index: int
-    node_id: str
-
-
-class StreamingScheduler:
+class StreamingScheduler(ActorPlacement, RunAccounting):
     """Keeps the state of a run and decides the next actor creations and batch submissions."""
 
     def __init__(
@@ -133,136 +116,6 @@ class StreamingScheduler:
         for previous, op in itertools.pairwise(self.operators):
             if previous.finished() and not op.upstream_done:
                 op.upstream_done = True
-
-    def stage_actors(self, index: int) -> list[ActorState]:
-        return [a for a in self.actors.values() if a.stage_index == index]
-
-    # -- actors ---------------------------------------------------------------------------------
-    def _max_actors(self, op: Operator) -> int:
-        spec = op.spec
-        total = sum(worker_slots(n, spec.cpus, spec.gpus) for n in self.nodes.values() if fits(n, spec.cpus, spec.gpus))
-        if spec.max_workers:
-            total = min(total, spec.max_workers)
-        if self.config.mode == "stage_by_stage":
-            total = min(total, max(1, self._batches_of_work(op)))
-        return max(1, total)
-
-    def _batches_of_work(self, op: Operator) -> int:
-        if isinstance(op, ShuffleOperator):
-            return max(op.pending_work, op.spec.num_partitions or 0)
-        if op.spec.kind == "barrier":
-            return 1
-        return math.ceil(op.pending_work / max(1, op.spec.batch_size))
-
-    def _node_for(self, op: Operator, need_free_slot: bool) -> NodeCapacity | None:
-        spec = op.spec
-        mine = self.stage_actors(op.index)
-        per_node_cap = {
-            n.node_id: int(self.config.max_actors_per_node_factor * max(n.cpus, 1)) + len(self.operators)
-            for n in self.nodes.values()
-        }
-        candidates = []
-        for node in self.nodes.values():
-            if not fits(node, spec.cpus, spec.gpus) or node.free_gpus + 1e-9 < spec.gpus:
-                continue
-            if need_free_slot and node.free_cpus + 1e-9 < spec.cpus:
-                continue
-            on_node = [a for a in self.actors.values() if a.node_id == node.node_id]
-            if len(on_node) >= per_node_cap[node.node_id]:
-                continue
-            same = sum(1 for a in mine if a.node_id == node.node_id)
-            if same >= worker_slots(node, spec.cpus, spec.gpus):
-                continue
-            candidates.append((same / max(node.cpus, 1e-9), len(on_node), -node.free_cpus, node.node_id))
-        if not candidates:
-            return None
-        return self.nodes[min(candidates)[3]]
-
-    def _request(self, op: Operator, node: NodeCapacity) -> ActorRequest:
-        actor_id = f"{op.index}-{op.spec.name}-{next(self._actor_ids)}"
-        replacement = self._deaths[op.index] > 0
-        if replacement:
-            self._deaths[op.index] -= 1
-        self.actors[actor_id] = ActorState(actor_id, op.index, node.node_id, replacement=replacement)
-        node.gpus_held += op.spec.gpus
-        for counters in self.members[op.index]:
-            counters.actors_started += 1
-            if replacement:
-                counters.actors_restarted += 1
-        return ActorRequest(actor_id, op.index, node.node_id)
-
-    def plan_actors(self) -> list[ActorRequest]:
-        """Actors to create now: a first actor for every active stage, more where work waits."""
-        requests: list[ActorRequest] = []
-        if self.fatal is not None:
-            return requests
-        # stages with work first, downstream first among them (draining frees memory and resources)
-        order = sorted(self.operators, key=lambda o: (0, -o.index) if o.pending_work else (1, o.index))
-        for op in order:
-            if not self._active(op):
-                continue
-            if self.config.mode == "stage_by_stage":
-                while len(self.stage_actors(op.index)) < self._max_actors(op):
-                    node = self._node_for(op, need_free_slot=False)
-                    if node is None:
-                        break
-                    requests.append(self._request(op, node))
-            elif not self.stage_actors(op.index):
-                node = self._node_for(op, need_free_slot=False)
-                if node is not None:
-                    requests.append(self._request(op, node))
-                elif op.pending_work:
-                    self._preempt_for(op)
-        if self.config.mode == "streaming":
-            requests.extend(self._plan_scale_up())
-        return requests
-
-    def _preempt_for(self, op: Operator) -> None:
-        """Retire an idle actor of another stage whose resources (GPUs) would let `op` start one."""
-        spec = op.spec
-        candidates = []
-        for actor in self.actors.values():
-            if actor.stage_index == op.index or not actor.idle or actor.actor_id in self._retiring:
-                continue
-            node = self.nodes[actor.node_id]
-            freed = self.specs[actor.stage_index].gpus
-            if not fits(node, spec.cpus, spec.gpus) or node.free_gpus + freed + 1e-9 < spec.gpus:
-                continue
-            other = self.operators[actor.stage_index]
-            busy_elsewhere = other.has_ready_batch() and not self._blocked(other)
-            candidates.append((busy_elsewhere, -len(self.stage_actors(actor.stage_index)), actor.actor_id))
-        if candidates:
-            self._retiring.add(min(candidates)[2])
-
-    def _usable_actor(self, op: Operator) -> bool:
-        """Whether the stage has an actor starting, or an idle one on a node with a free CPU slot."""
-        for actor in self.stage_actors(op.index):
-            if not actor.ready:
-                return True
-            if actor.idle and self.nodes[actor.node_id].free_cpus + 1e-9 >= op.spec.cpus:
-                return True
-        return False
-
-    def _plan_scale_up(self) -> list[ActorRequest]:
-        requests = []
-        wanting = [
-            op
-            for op in self.operators
-            if self._active(op)
-            and op.has_ready_batch()
-            and not self._blocked(op)
-            and not self._usable_actor(op)
-            and len(self.stage_actors(op.index)) < self._max_actors(op)
-        ]
-        wanting.sort(key=lambda op: -op.pending_work)
-        claimed: dict[str, float] = {}
-        for op in wanting:
-            node = self._node_for(op, need_free_slot=True)
-            if node is None or claimed.get(node.node_id, 0.0) + op.spec.cpus > node.free_cpus + 1e-9:
-                continue
-            claimed[node.node_id] = claimed.get(node.node_id, 0.0) + op.spec.cpus
-            requests.append(self._request(op, node))
-        return requests
 
     def on_actor_ready(self, actor_id: str) -> None:
         """An actor finished its set-up and can take batches."""
@@ -504,47 +357,6 @@ class StreamingScheduler:
         self._fail_batch(batch, error_type, message, traceback_text)
         self._propagate_done()
 
-    def _record_members(self, op: Operator, stats: list[Any]) -> None:
-        """Per-stage accounting of a fused call, from the figures each member reported."""
-        for position, (counters, member) in enumerate(zip(self.members[op.index], stats, strict=False)):
-            if position:
-                counters.tasks_in += member.tasks_in
-            attributed = sum(1 for count in member.output_counts if count > 0)
-            counters.batches += 1
-            counters.tasks_attributed += attributed
-            counters.tasks_filtered += len(member.output_counts) - attributed
-            counters.tasks_failed += member.failed
-            counters.tasks_out += member.tasks_out
-            counters.rows_in += member.rows_in
-            counters.rows_out += member.rows_out
-            counters.busy_s += member.process_time
-
-    def _trace(self, op: Operator, batch: Batch, outputs: list[Item], failed_positions: set[int]) -> None:
-        """Lineage bookkeeping of a finished call (outputs counted before inputs are released)."""
-        created, op.created_internal = op.created_internal, 0
-        lineage = self.lineage
-        if lineage is None:
-            return
-        if self.partitions_from_first_stage and op.index == 0:
-            outputs[:] = lineage.admit(outputs)
-        else:
-            origins = lineage.origins_of(batch.items)
-            for item in outputs:
-                item.origins = origins
-            if op.index + 1 < len(self.operators):
-                lineage.produced(origins, len(outputs))
-            lineage.produced(origins, created)
-        lineage.failed(batch.items[p] for p in failed_positions)
-        lineage.consumed(batch.items)
-        self._settle()
-
-    def _settle(self) -> None:
-        if self.lineage is None:
-            return
-        for key in self.lineage.settle():
-            if self.on_partition_finished is not None:
-                self.on_partition_finished(key)
-
     def _route(self, op: Operator, outputs: list[Item]) -> None:
         if not outputs:
             return
@@ -586,28 +398,3 @@ class StreamingScheduler:
             if failures:
                 self.fatal.task_id = ", ".join(batch.task_ids)
                 self.fatal.source_files = batch.source_files
-
-    # -- progress -----------------------------------------------------------------------------------
-    def snapshot(self) -> list[dict[str, Any]]:
-        """Per-stage figures for progress displays (members of a fused stage share its queue and actors)."""
-        rows = []
-        for op, members in zip(self.operators, self.members, strict=True):
-            actors = self.stage_actors(op.index)
-            for position, counters in enumerate(members):
-                rows.append(
-                    {
-                        "stage": counters.stage_name,
-                        "tasks_in": counters.tasks_in,
-                        "tasks_done": counters.tasks_attributed + counters.tasks_filtered + counters.tasks_failed,
-                        "queued": op.pending_work if position == 0 else 0,
-                        "in_flight": len(op.in_flight),
-                        "tasks_out": counters.tasks_out,
-                        "rows_in": counters.rows_in,
-                        "rows_out": counters.rows_out,
-                        "actors": sum(1 for a in actors if a.ready),
-                        "busy_actors": sum(1 for a in actors if a.in_flight),
-                        "finished": op.finished(),
-                        "failed": counters.tasks_failed,
-                    }
-                )
-        return rows

@@ -19,7 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-WORDS = "the of and to in is was for on that with as by at from his her it an are were be this".split()
+WORDS = (
+    "curation pipeline document language quality dataset training tokenizer filtering deduplication "
+    "streaming cluster actor partition parquet heuristic threshold vocabulary paragraph sentence"
+).split()
 
 
 def generate(directory: Path, megabytes: float, docs_per_file: int = 2500) -> int:

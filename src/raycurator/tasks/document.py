@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
 
 from raycurator.tasks.tasks import Task
 
+if TYPE_CHECKING:  # pandas is imported only when a batch actually holds a DataFrame
+    import pandas as pd
+
+
+def _is_pandas(data: object) -> bool:
+    return type(data).__module__.startswith("pandas") and hasattr(data, "columns")
+
 
 @dataclass(repr=False)
-class DocumentBatch(Task[pa.Table | pd.DataFrame]):
+class DocumentBatch(Task["pa.Table | pd.DataFrame"]):
     """Documents as an Arrow table (preferred) or a pandas DataFrame, one row a document."""
 
     def to_pyarrow(self) -> pa.Table:
@@ -22,7 +29,7 @@ class DocumentBatch(Task[pa.Table | pd.DataFrame]):
 
     def to_pandas(self) -> pd.DataFrame:
         """The data as a `pandas.DataFrame`."""
-        if isinstance(self.data, pd.DataFrame):
+        if _is_pandas(self.data):
             return self.data
         return self.data.to_pandas()
 
@@ -37,11 +44,11 @@ class DocumentBatch(Task[pa.Table | pd.DataFrame]):
         return len(self.data)
 
     def validate(self) -> bool:
-        return isinstance(self.data, pa.Table | pd.DataFrame)
+        return isinstance(self.data, pa.Table) or _is_pandas(self.data)
 
     def data_size_bytes(self) -> int:
         if isinstance(self.data, pa.Table):
             return int(self.data.nbytes)
-        if isinstance(self.data, pd.DataFrame):
+        if _is_pandas(self.data):
             return int(self.data.memory_usage(deep=False).sum())
         return 0

@@ -154,16 +154,23 @@ def test_scale_up_fills_free_cpus_up_to_max_workers(cpus, max_workers, expected)
     assert drv.s.plan_actors() == []
 
 
-def test_no_scale_up_while_an_actor_is_starting_or_idle():
+def test_actors_start_in_parallel_up_to_the_ready_batches_and_free_slots():
     drv = d.Driver([StageSpec("work")], [NodeCapacity("n1", 4.0)])
     drv.start(d.make_items(30))
     drv.step()
-    assert len(drv.created) == 1
+    assert len(drv.created) == 4, "30 ready batches, 4 free CPU slots: four actors start at once"
     for _ in range(3):
-        drv.step()  # the first actor is not ready yet
-    assert len(drv.created) == 1
+        drv.step()  # none is ready yet; starting actors hold their slots
+    assert len(drv.created) == 4
     drv.ready()
-    drv.step()  # it takes a batch: now the stage has work and no idle actor
+    assert len(drv.step()) == 4
+    drv.step()
+    assert len(drv.created) == 4, "no slot is left for a fifth"
+
+
+def test_few_ready_batches_start_few_actors():
+    drv = d.Driver([StageSpec("work", batch_size=10)], [NodeCapacity("n1", 4.0)])
+    drv.start(d.make_items(15))  # two batches
     drv.step()
     assert len(drv.created) == 2
 
@@ -171,19 +178,17 @@ def test_no_scale_up_while_an_actor_is_starting_or_idle():
 def test_scale_up_goes_to_the_stage_with_the_most_queued_work():
     cfg = SchedulerConfig(queue_limit_items=100)
     drv = d.Driver([StageSpec("a"), StageSpec("b")], [NodeCapacity("n1", 3.0)], cfg)
-    drv.start(d.make_items(3))
+    drv.start(d.make_items(1))
     drv.step()
+    assert [r.stage_index for r in drv.created.values()] == [0, 1]
     drv.ready()
     (a1,) = drv.step()
-    split = [TaskMeta(f"a1-{i}") for i in range(5)]  # a's first batch gives b five tasks
-    drv.complete(a1, BatchSummary(outputs=split, output_counts=[5], process_time=1.0))
-    assert sorted(b.stage_index for b in drv.step()) == [0, 1]
-    # both stages now have queued work (a: 1, b: 4) and busy actors; one CPU is free
-    assert [op.pending_work for op in drv.s.operators] == [1, 4]
-    drv.step()
-    # a scaled up right after its first dispatch (its actor busy, work queued); now the one free CPU
-    # left goes to b, whose queue is longer, and not to a, whose second actor is still starting
-    assert [r.stage_index for r in drv.created.values()] == [0, 1, 0, 1], "the free CPU goes to b"
+    split = [TaskMeta(f"a1-{i}") for i in range(6)]  # a's only batch gives b six tasks
+    drv.complete(a1, BatchSummary(outputs=split, output_counts=[6], process_time=1.0))
+    dispatched = drv.step()
+    assert [b.stage_index for b in dispatched] == [1]
+    # b is busy with five batches waiting; a has nothing: both free CPUs go to b
+    assert [r.stage_index for r in drv.created.values()] == [0, 1, 1, 1]
 
 
 def test_a_stage_whose_idle_actor_sits_on_a_full_node_uses_a_free_cpu_elsewhere():

@@ -66,7 +66,9 @@ class ActorPlacement:
             return 1
         return math.ceil(op.pending_work / max(1, op.spec.batch_size))
 
-    def _node_for(self, op: Operator, need_free_slot: bool) -> NodeCapacity | None:
+    def _node_for(
+        self, op: Operator, need_free_slot: bool, reserved: dict[str, float] | None = None
+    ) -> NodeCapacity | None:
         spec = op.spec
         mine = self.stage_actors(op.index)
         per_node_cap = {
@@ -77,7 +79,7 @@ class ActorPlacement:
         for node in self.nodes.values():
             if not fits(node, spec.cpus, spec.gpus) or node.free_gpus + 1e-9 < spec.gpus:
                 continue
-            if need_free_slot and node.free_cpus + 1e-9 < spec.cpus:
+            if need_free_slot and node.free_cpus - (reserved or {}).get(node.node_id, 0.0) + 1e-9 < spec.cpus:
                 continue
             on_node = [a for a in self.actors.values() if a.node_id == node.node_id]
             if len(on_node) >= per_node_cap[node.node_id]:
@@ -146,32 +148,48 @@ class ActorPlacement:
         if candidates:
             self._retiring.add(min(candidates)[2])
 
-    def _usable_actor(self, op: Operator) -> bool:
-        """Whether the stage has an actor starting, or an idle one on a node with a free CPU slot."""
+    def _spare_actors(self, op: Operator) -> int:
+        """Actors of the stage that will take a batch soon: starting ones, and idle ones with a free slot."""
+        spare = 0
         for actor in self.stage_actors(op.index):
-            if not actor.ready:
-                return True
-            if actor.idle and self.nodes[actor.node_id].free_cpus + 1e-9 >= op.spec.cpus:
-                return True
-        return False
+            if not actor.ready or (actor.idle and self.nodes[actor.node_id].free_cpus + 1e-9 >= op.spec.cpus):
+                spare += 1
+        return spare
+
+    def _ready_batches(self, op: Operator) -> int:
+        if not op.has_ready_batch():
+            return 0
+        if op.spec.kind != "map":
+            return max(1, len(op.retry_queue) + (1 if op.queue else 0))
+        return len(op.retry_queue) + math.ceil(len(op.queue) / max(1, op.spec.batch_size))
 
     def _plan_scale_up(self) -> list[ActorRequest]:
+        """More actors for stages with more ready batches than actors to take them, where CPU slots are free.
+
+        Actors still starting already count against their node's free slots, so several can start
+        at once without over-booking a node.
+        """
         requests = []
         wanting = [
             op
             for op in self.operators
             if self._active(op)
-            and op.has_ready_batch()
             and not self._blocked(op)
-            and not self._usable_actor(op)
+            and self._ready_batches(op) > self._spare_actors(op)
             and len(self.stage_actors(op.index)) < self._max_actors(op)
         ]
         wanting.sort(key=lambda op: -op.pending_work)
         claimed: dict[str, float] = {}
+        for actor in self.actors.values():
+            if not actor.ready:
+                claimed[actor.node_id] = claimed.get(actor.node_id, 0.0) + self.specs[actor.stage_index].cpus
         for op in wanting:
-            node = self._node_for(op, need_free_slot=True)
-            if node is None or claimed.get(node.node_id, 0.0) + op.spec.cpus > node.free_cpus + 1e-9:
-                continue
-            claimed[node.node_id] = claimed.get(node.node_id, 0.0) + op.spec.cpus
-            requests.append(self._request(op, node))
+            wanted = self._ready_batches(op) - self._spare_actors(op)
+            while wanted > 0 and len(self.stage_actors(op.index)) < self._max_actors(op):
+                node = self._node_for(op, need_free_slot=True, reserved=claimed)
+                if node is None:
+                    break
+                claimed[node.node_id] = claimed.get(node.node_id, 0.0) + op.spec.cpus
+                requests.append(self._request(op, node))
+                wanted -= 1
         return requests

@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
+import scheduler_driver as d
 
 from raycurator.backends.ray_actor_pool.scheduling.capacity import NodeCapacity
 from raycurator.backends.ray_actor_pool.scheduling.items import BatchSummary
 from raycurator.backends.ray_actor_pool.scheduling.operators import StageSpec
 from raycurator.backends.ray_actor_pool.scheduling.scheduler import SchedulerConfig
-
-
-def load_driver():
-    """The shared fake driver module (loaded by path: the tests run with --import-mode=importlib)."""
-    name = "raycurator_tests_scheduler_driver"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("test_scheduler_driver.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-d = load_driver()
 
 
 def _first_batch(drv, items=1, **kwargs):

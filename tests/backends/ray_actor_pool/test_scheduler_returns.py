@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+import scheduler_driver as d
 
 from raycurator.backends.ray_actor_pool.scheduling.capacity import NodeCapacity
 from raycurator.backends.ray_actor_pool.scheduling.items import BatchSummary, TaskMeta
 from raycurator.backends.ray_actor_pool.scheduling.operators import StageSpec
-
-
-def load_driver():
-    """The shared fake driver module (loaded by path: the tests run with --import-mode=importlib)."""
-    name = "raycurator_tests_scheduler_driver"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("test_scheduler_driver.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-d = load_driver()
 
 
 def test_a_stage_that_fans_out_switches_to_chunked_returns_and_items_point_into_chunks() -> None:

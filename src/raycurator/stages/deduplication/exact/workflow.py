@@ -19,31 +19,21 @@ import logging
 from typing import Any
 
 from raycurator.stages.base import ProcessingStage
-from raycurator.stages.deduplication.common import CURATOR_DEDUP_ID_STR
 from raycurator.stages.deduplication.exact.hashing import ExactDuplicateHashStage
 from raycurator.stages.deduplication.exact.identify import ExactDuplicateIdentification
-from raycurator.stages.deduplication.removal import TextDuplicatesRemovalStage
 from raycurator.stages.deduplication.workflow_utils import (
-    DeduplicationResult,
+    DeduplicationWorkflowBase,
     check_filetype,
-    default_executor,
     join_path,
-    make_id_stage,
-    make_reader,
     make_writer,
-    parquet_row_count,
-    prepare_output_dir,
-    run_stages,
-    written_files,
 )
 
 logger = logging.getLogger(__name__)
 
 DUPLICATE_IDS_DIR = "ExactDuplicateIds"
-DEDUPLICATED_DIR = "deduplicated"
 
 
-class ExactDeduplicationWorkflow:
+class ExactDeduplicationWorkflow(DeduplicationWorkflowBase):
     """Exact deduplication of a JSONL or Parquet dataset (see the module docstring).
 
     Args:
@@ -61,6 +51,8 @@ class ExactDeduplicationWorkflow:
         num_partitions: output partitions of the hash shuffle (None: one per input partition).
         overwrite: replace the output of an earlier run instead of refusing to.
     """
+
+    _label = "exact dedup"
 
     def __init__(
         self,
@@ -103,27 +95,6 @@ class ExactDeduplicationWorkflow:
         """Directory of the duplicate-id Parquet files."""
         return join_path(self.cache_path or self.output_path, DUPLICATE_IDS_DIR)
 
-    @property
-    def deduplicated_path(self) -> str:
-        """Directory of the deduplicated documents."""
-        return join_path(self.output_path, DEDUPLICATED_DIR)
-
-    @property
-    def _working_id_field(self) -> str:
-        return self.id_field or CURATOR_DEDUP_ID_STR
-
-    def _read_stages(self, fields: list[str] | None) -> list[ProcessingStage]:
-        reader = make_reader(
-            self.input_path,
-            self.input_filetype,
-            fields,
-            self.files_per_partition,
-            self.input_blocksize,
-            self.input_file_extensions,
-            self.read_kwargs,
-        )
-        return [reader] if self.id_field else [reader, make_id_stage(CURATOR_DEDUP_ID_STR)]
-
     def identification_stages(self) -> list[ProcessingStage]:
         """The stages of the identification pass (reading to writing the duplicate ids)."""
         fields = [self.text_field] + ([self.id_field] if self.id_field else [])
@@ -133,38 +104,3 @@ class ExactDeduplicationWorkflow:
             ExactDuplicateIdentification(id_field=self._working_id_field, num_partitions=self.num_partitions),
             make_writer(self.duplicate_ids_path, "parquet"),
         ]
-
-    def removal_stages(self) -> list[ProcessingStage]:
-        """The stages of the removal pass (reading to writing the deduplicated documents)."""
-        return [
-            *self._read_stages(None),
-            TextDuplicatesRemovalStage(
-                ids_to_remove_path=self.duplicate_ids_path,
-                id_field=self._working_id_field,
-                duplicate_id_field=self._working_id_field,
-                drop_id_field=self.id_field is None and not self.keep_assigned_ids,
-            ),
-            make_writer(self.deduplicated_path, self.output_filetype, self.write_kwargs),
-        ]
-
-    def run(self, executor: Any = None) -> DeduplicationResult:
-        """Run identification (and removal) on `executor` (default: the local executor)."""
-        executor = executor if executor is not None else default_executor()
-        prepare_output_dir(self.duplicate_ids_path, self.overwrite)
-        if self.perform_removal:
-            prepare_output_dir(self.deduplicated_path, self.overwrite)
-        tasks, identify_s = run_stages(executor, self.identification_stages(), "exact dedup identification")
-        id_files = written_files(tasks)
-        result = DeduplicationResult(
-            duplicate_ids_path=self.duplicate_ids_path,
-            duplicate_id_files=id_files,
-            num_duplicates=parquet_row_count(id_files),
-            identification_time_s=identify_s,
-        )
-        logger.info("exact dedup: %d duplicate document(s) in %.2fs", result.num_duplicates, identify_s)
-        if self.perform_removal:
-            tasks, removal_s = run_stages(executor, self.removal_stages(), "exact dedup removal")
-            result.output_path = self.deduplicated_path
-            result.output_files = written_files(tasks)
-            result.removal_time_s = removal_s
-        return result

@@ -1,11 +1,11 @@
-"""A fake Ray layer for the scheduler tests (no tests here; the test_scheduler_*.py files load it).
+"""A fake Ray layer for the scheduler tests (no tests here; the test_scheduler_*.py files import it).
 
 It plays `PoolRuntime`'s part without Ray: object references are `Ref` values, actors become
 ready when the test says so, and batches "run" when the test completes them with a
 `BatchSummary` it builds. Every loop step checks the capacity invariants.
 
-The test modules run under `--import-mode=importlib`, so they load this file by path
-(`load_driver()` at the bottom of each module's imports).
+The folder's conftest.py puts this folder on `sys.path` (the tests run under
+`--import-mode=importlib`), so test modules `import scheduler_driver as d`.
 """
 
 from __future__ import annotations

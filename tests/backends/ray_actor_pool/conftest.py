@@ -1,0 +1,10 @@
+"""Makes the fake Ray layer next to these tests (`scheduler_driver`) importable (pytest runs in importlib mode)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)

@@ -24,5 +24,9 @@ test: setup lint
 demo: setup
 	$(BIN)/raycurator demo --output demo_output
 
+bench: setup
+	for b in bench_streaming bench_driver_memory bench_overhead compare_executors; do \
+		echo "== $$b"; $(BIN)/python benchmarks/$$b.py || exit 1; done
+
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info src/*.egg-info

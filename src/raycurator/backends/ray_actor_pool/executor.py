@@ -160,14 +160,13 @@ class RayActorPoolExecutor(BaseExecutor):
                     progress,
                     self.options.teardown_timeout_s,
                     run_id=run_dir.name,
+                    on_skipped=ledger.record,  # the ledger is written as failures happen
                 )
                 try:
                     runtime.run(self._initial_items(tasks, specs[0].batch_size))
                 finally:
                     runtime.shutdown()
                     progress.close(scheduler.snapshot())
-                    for failure in scheduler.skipped:
-                        ledger.record(failure)
                 if checkpoint is not None:
                     report.extra["checkpoint"] = self._checkpoint_figures(checkpoint, scheduler)
                 if scheduler.fatal is not None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
+from raycurator.backends.failures import TaskFailure
 from raycurator.backends.progress import ProgressReporter
 from raycurator.backends.ray_actor_pool.adapter import (
     RayActorPoolStageAdapter,
@@ -63,8 +65,11 @@ class PoolRuntime:
         progress: ProgressReporter | None = None,
         teardown_timeout_s: float = 30.0,
         run_id: str = "",
+        on_skipped: Callable[[TaskFailure], None] | None = None,
     ) -> None:
         self.run_id = run_id
+        self.on_skipped = on_skipped  # gets each skipped failure as soon as it is decided
+        self._skipped_sent = 0
         self.stages = stages
         self.scheduler = scheduler
         self.runtime_env = runtime_env
@@ -205,11 +210,19 @@ class PoolRuntime:
                     self._on_call_ready(ref)
                 elif ref in self._starting:
                     self._on_actor_ready(ref)
+            self._flush_skipped()
             if self.progress is not None:
                 self.progress.update(scheduler.snapshot())
 
+    def _flush_skipped(self) -> None:
+        skipped = self.scheduler.skipped
+        while self.on_skipped is not None and self._skipped_sent < len(skipped):
+            self.on_skipped(skipped[self._skipped_sent])
+            self._skipped_sent += 1
+
     def shutdown(self) -> None:
         """Tear down and kill every actor of the run (also after errors)."""
+        self._flush_skipped()
         self.scheduler.release_all()
         for actor_id in list(self.handles):
             self._stop(actor_id)

@@ -20,7 +20,6 @@ import glob
 import inspect
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 from raycurator.backends.base import BaseExecutor
 from raycurator.cli import classes
 from raycurator.cli.config import ConfigError, ConfigIssue, Path_, PipelineConfig, close_matches, format_path
+from raycurator.cli.executors import DEFAULT_EXECUTOR, EXECUTOR_TYPES, CliOverrides, ExecutorType, config_keys
 from raycurator.cli.types import (
     accepts_mapping,
     constructible_classes,
@@ -313,82 +313,6 @@ def _build_parts(parts: Any, path: Path_, ctx: BuildContext) -> dict[str, dict[s
 
 
 # -- executors ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ExecutorType:
-    """An executor the YAML `executor.type` can name."""
-
-    name: str
-    description: str
-    load: Callable[[], type[BaseExecutor]]
-    config_class: Callable[[], type | None]
-    options: tuple[str, ...] = ()  # constructor options besides `config`
-
-
-def _actor_pool() -> type[BaseExecutor]:
-    from raycurator.backends.ray_actor_pool import RayActorPoolExecutor
-
-    return RayActorPoolExecutor
-
-
-def _actor_pool_config() -> type:
-    from raycurator.backends.ray_actor_pool.config import ActorPoolConfig
-
-    return ActorPoolConfig
-
-
-def _ray_data() -> type[BaseExecutor]:
-    from raycurator.backends.ray_data import RayDataExecutor
-
-    return RayDataExecutor
-
-
-def _ray_data_config() -> type:
-    from raycurator.backends.ray_data import RayDataConfig
-
-    return RayDataConfig
-
-
-def _local() -> type[BaseExecutor]:
-    from raycurator.backends.local import LocalExecutor
-
-    return LocalExecutor
-
-
-EXECUTOR_TYPES: dict[str, ExecutorType] = {
-    "ray_actor_pool": ExecutorType(
-        "ray_actor_pool",
-        "pools of Ray actors, streaming between stages (default)",
-        _actor_pool,
-        _actor_pool_config,
-        ("ignore_head_node", "show_progress"),
-    ),
-    "ray_data": ExecutorType(
-        "ray_data", "one streaming Ray Data dataset (no run report yet)", _ray_data, _ray_data_config
-    ),
-    "local": ExecutorType("local", "every stage in this process, one after the other", _local, lambda: None),
-}
-DEFAULT_EXECUTOR = "ray_actor_pool"
-
-
-def config_keys(executor_type: ExecutorType) -> dict[str, classes.ParamInfo]:
-    """The config keys an executor type accepts, with their annotations."""
-    config_class = executor_type.config_class()
-    if config_class is None:
-        return {}
-    return {p.name: p for p in classes.signature_of(config_class)[0]}
-
-
-@dataclass
-class CliOverrides:
-    """Options given on the command line that land in the executor config."""
-
-    address: str | None = None
-    checkpoint_dir: str | None = None
-    log_dir: str | None = None
-    show_progress: bool | None = None
-    start_over: bool | None = None
-
-
 def build_executor(ctx: BuildContext, overrides: CliOverrides) -> tuple[ExecutorType | None, BaseExecutor | None]:
     """The configured executor (not started), or None with issues recorded."""
     section = ctx.config.executor
@@ -472,6 +396,8 @@ def build_executor(ctx: BuildContext, overrides: CliOverrides) -> tuple[Executor
 
 
 # -- the whole pipeline ---------------------------------------------------------------------------------
+
+
 @dataclass
 class BuiltPipeline:
     """A validated pipeline, ready to run."""

@@ -329,3 +329,21 @@ def test_random_deaths_errors_and_crashes_lose_and_duplicate_nothing(seed):
     drv.drain_stops()
     assert sorted(drv.stopped + drv.killed) == sorted(drv.created)
     assert all(n.cpus_in_use == 0.0 for n in drv.s.nodes.values())
+
+
+def test_a_dead_actor_is_replaced_even_when_another_actor_could_take_its_batch():
+    drv = d.Driver([StageSpec("a")], [NodeCapacity("n1", 2.0)])
+    drv.start(d.make_items(6))
+    drv.step()
+    assert len(drv.stage_actor_ids(0)) == 2, "two ready batches, two slots: two actors"
+    drv.ready()
+    running = drv.step()
+    assert len(running) == 2
+    victim = running[0].actor_id
+    drv.kill(victim)
+    drv.step()
+    assert len(drv.created) == 3, "the dead actor is replaced: the pool keeps its size"
+    assert drv.s.counters[0].actors_restarted == 1
+    drv.run()
+    assert len(drv.s.results) == 6
+    d.assert_balanced(drv.s)

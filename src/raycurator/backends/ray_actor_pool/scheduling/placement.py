@@ -106,7 +106,8 @@ class ActorPlacement:
         return ActorRequest(actor_id, op.index, node.node_id)
 
     def plan_actors(self) -> list[ActorRequest]:
-        """Actors to create now: a first actor for every active stage, more where work waits."""
+        """Actors to create now: a first actor for every active stage, replacements for dead ones, more
+        where work waits."""
         requests: list[ActorRequest] = []
         if self.fatal is not None:
             return requests
@@ -127,6 +128,17 @@ class ActorPlacement:
                     requests.append(self._request(op, node))
                 elif op.pending_work:
                     self._preempt_for(op)
+            # an actor that died is replaced while its stage has work left (the pool keeps its size)
+            while (
+                self.config.mode == "streaming"
+                and self._deaths[op.index] > 0
+                and (op.pending_work or op.in_flight)
+                and len(self.stage_actors(op.index)) < self._max_actors(op)
+            ):
+                node = self._node_for(op, need_free_slot=False)
+                if node is None:
+                    break
+                requests.append(self._request(op, node))
         if self.config.mode == "streaming":
             requests.extend(self._plan_scale_up())
         return requests

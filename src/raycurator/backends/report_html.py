@@ -266,6 +266,8 @@ def run_totals(stages: list[dict[str, Any]]) -> dict[str, int]:
 def _cards(report: dict[str, Any]) -> str:
     stages = report.get("stages") or []
     totals = run_totals(stages)
+    # fused stages share their actors: the run's own count is the true total
+    totals["actors_started"] = (report.get("extra") or {}).get("actors_started_total") or totals["actors_started"]
     items = [
         ("wall time", f"{float(report.get('wall_s') or 0):.2f} s"),
         ("stages", _num(len(stages))),

@@ -95,6 +95,7 @@ def test_fused_run_matches_local_and_keeps_per_stage_accounting() -> None:
     assert (c.tasks_in, c.tasks_filtered, c.tasks_out, d.tasks_in, d.tasks_out) == (20, 2, 18, 18, 18)
     assert report.balanced
     assert a.actors_started == d.actors_started, "fused stages share their actors"
+    assert report.extra["actors_started_total"] == a.actors_started, "shared actors are counted once for the run"
 
 
 @pytest.mark.usefixtures("shared_ray")

@@ -188,6 +188,8 @@ class RayActorPoolExecutor(BaseExecutor):
             raise
         finally:
             report.finished_at = time.time()
+            if scheduler is not None:
+                report.extra["actors_started_total"] = scheduler.actors_requested
             if ledger.count:
                 report.failure_ledger = str(ledger.path)
                 logger.warning("%d task(s) failed and were skipped; see %s", ledger.count, ledger.path)

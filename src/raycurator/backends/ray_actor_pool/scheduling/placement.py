@@ -40,6 +40,7 @@ class ActorPlacement:
     _actor_ids: itertools.count
     _deaths: list[int]
     _retiring: set[str]
+    actors_requested: int
 
     def _active(self, op: Operator) -> bool:
         raise NotImplementedError
@@ -98,6 +99,7 @@ class ActorPlacement:
         if replacement:
             self._deaths[op.index] -= 1
         self.actors[actor_id] = ActorState(actor_id, op.index, node.node_id, replacement=replacement)
+        self.actors_requested += 1
         node.gpus_held += op.spec.gpus
         for counters in self.members[op.index]:
             counters.actors_started += 1

@@ -78,6 +78,7 @@ class StreamingScheduler(ActorPlacement, RunAccounting):
         self._avg_batch_s = [math.inf] * len(specs)
         self._avg_outputs = [0.0] * len(specs)  # outputs per full batch, for choosing chunked returns
         self._retiring: set[str] = set()
+        self.actors_requested = 0  # actors of the whole run (fused stages share theirs)
         for spec in specs:
             self._check_fits(spec)
 

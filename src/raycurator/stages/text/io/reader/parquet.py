@@ -62,20 +62,5 @@ class ParquetReader(BaseReader):
 
     default_extensions = PARQUET_EXTENSIONS
 
-    def __init__(
-        self,
-        file_paths: str | list[str],
-        files_per_partition: int | None = None,
-        blocksize: int | str | None = None,
-        fields: list[str] | None = None,
-        read_kwargs: dict[str, Any] | None = None,
-        file_extensions: list[str] | None = None,
-        storage_options: dict[str, Any] | None = None,
-        limit: int | None = None,
-    ) -> None:
-        super().__init__(
-            file_paths, files_per_partition, blocksize, fields, read_kwargs, file_extensions, storage_options, limit
-        )
-
     def make_reader_stage(self) -> ProcessingStage:
         return ParquetReaderStage(self.fields, self.storage_options, self.read_kwargs)

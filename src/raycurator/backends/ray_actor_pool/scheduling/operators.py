@@ -131,7 +131,6 @@ class ShuffleOperator(Operator):
         self.maps_total = 0
         self.maps_done = 0
         self.reduces_left: list[int] = []
-        self.dataset_name = ""
 
     def _start(self) -> None:
         self.num_partitions = self.spec.num_partitions or max(1, len(self.queue))

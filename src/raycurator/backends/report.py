@@ -16,7 +16,8 @@ class StageCounters:
     """What happened in one stage during a run.
 
     Every input task ends in exactly one of: attributed (produced >= 1 output), filtered
-    (produced none) or failed; `balanced` checks `tasks_in == attributed + filtered + failed`.
+    (produced none), failed, or discarded (its data was lost with a node, so its source
+    partition ran again); `balanced` checks `tasks_in == attributed + filtered + failed + discarded`.
     """
 
     stage_name: str
@@ -25,6 +26,7 @@ class StageCounters:
     tasks_attributed: int = 0
     tasks_filtered: int = 0
     tasks_failed: int = 0
+    tasks_discarded: int = 0
     rows_in: int = 0
     rows_out: int = 0
     batches: int = 0
@@ -40,7 +42,7 @@ class StageCounters:
     @property
     def balanced(self) -> bool:
         """Whether every input is accounted for."""
-        return self.tasks_in == self.tasks_attributed + self.tasks_filtered + self.tasks_failed
+        return self.tasks_in == self.tasks_attributed + self.tasks_filtered + self.tasks_failed + self.tasks_discarded
 
     def record_batch(
         self, num_inputs: int, num_outputs: int, output_counts: list[int] | None, rows_in: int, rows_out: int

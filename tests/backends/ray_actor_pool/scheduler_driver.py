@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from raycurator.backends.failures import TaskFailure
 from raycurator.backends.ray_actor_pool.scheduling.capacity import NodeCapacity
 from raycurator.backends.ray_actor_pool.scheduling.items import Batch, BatchSummary, Item, TaskMeta
+from raycurator.backends.ray_actor_pool.scheduling.lineage import LineageTracker
 from raycurator.backends.ray_actor_pool.scheduling.operators import StageSpec
 from raycurator.backends.ray_actor_pool.scheduling.scheduler import (
     ActorRequest,
@@ -84,8 +85,14 @@ def failure(stage: str, task_id: str, message: str = "boom") -> TaskFailure:
 
 def balance_report(scheduler: StreamingScheduler) -> list[tuple]:
     return [
-        (c.stage_name, c.tasks_in, c.tasks_attributed, c.tasks_filtered, c.tasks_failed) for c in scheduler.counters
+        (c.stage_name, c.tasks_in, c.tasks_attributed, c.tasks_filtered, c.tasks_failed, c.tasks_discarded)
+        for c in scheduler.counters
     ]
+
+
+def task_lineage() -> LineageTracker:
+    """A lineage tracker keyed by task id (each item of `make_items` is its own source partition)."""
+    return LineageTracker(set(), lambda item: item.meta.task_id)
 
 
 def assert_balanced(scheduler: StreamingScheduler) -> None:
@@ -101,9 +108,23 @@ class Driver:
         nodes: list[NodeCapacity] | None = None,
         config: SchedulerConfig | None = None,
         seed: int = 0,
+        lineage: LineageTracker | None = None,
+        partitions_from_first_stage: bool = False,
+        stamp_nodes: bool | None = None,
     ) -> None:
+        """With `lineage`, the scheduler tracks source partitions (and can recompute lost data);
+        `stamp_nodes` (default: with `lineage`) sets each completed call's `summary.node_id` to the
+        node of the actor that ran it, as the real actors do."""
         self.clock = FakeClock()
-        self.s = StreamingScheduler(specs, nodes or [NodeCapacity("n1", 2.0)], config, clock=self.clock)
+        self.s = StreamingScheduler(
+            specs,
+            nodes or [NodeCapacity("n1", 2.0)],
+            config,
+            clock=self.clock,
+            lineage=lineage,
+            partitions_from_first_stage=partitions_from_first_stage,
+        )
+        self.stamp_nodes = lineage is not None if stamp_nodes is None else stamp_nodes
         self.names = [spec.name for spec in specs]
         self.rng = random.Random(seed)
         self.created: dict[str, ActorRequest] = {}
@@ -181,6 +202,23 @@ class Driver:
         self.killed.append(actor_id)
         return self.s.on_actor_died(actor_id)
 
+    def lose_node(self, node_id: str) -> list[str]:
+        """The node left the cluster: its actors' calls never return, its starting actors never get ready."""
+        on_node = {a for a, request in self.created.items() if request.node_id == node_id}
+        for batch_id in [b for b, batch in self.running.items() if batch.actor_id in on_node]:
+            del self.running[batch_id]
+        self.starting = [a for a in self.starting if a not in on_node]
+        gone = self.s.on_node_lost(node_id)
+        self.killed.extend(gone)
+        return gone
+
+    def add_node(self, node: NodeCapacity) -> None:
+        self.s.on_node_added(node)
+
+    def node_of(self, batch: Batch) -> str:
+        """The node of the actor a batch was sent to."""
+        return self.created[batch.actor_id].node_id
+
     def stage_actor_ids(self, index: int) -> list[str]:
         return [a.actor_id for a in self.s.stage_actors(index)]
 
@@ -224,6 +262,8 @@ class Driver:
         batch = self.running.pop(batch_id)
         default_refs, default_summary = self.default_summary(batch)
         summary = summary or default_summary
+        if self.stamp_nodes and not summary.node_id:
+            summary = replace(summary, node_id=self.node_of(batch))
         chunk = batch.kwargs.get("chunk_size")
         if refs is None and chunk:  # a chunked (generator) call returns one object per chunk of outputs
             count = -(-len(summary.outputs) // chunk)

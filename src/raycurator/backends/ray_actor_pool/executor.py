@@ -138,11 +138,12 @@ class RayActorPoolExecutor(BaseExecutor):
                         queue_limit_items=self.options.queue_limit_items,
                         queue_limit_bytes=self.options.queue_limit_bytes,
                         pipeline_depth=self.options.pipeline_depth,
+                        keep_results=self.options.return_results,
                     ),
-                    lineage=None
-                    if checkpoint is None
-                    else LineageTracker(
-                        checkpoint.done, lambda item: partition_key(item.meta.task_id, item.meta.source_files)
+                    # lineage serves checkpoints and the recomputation of data lost with a node
+                    lineage=LineageTracker(
+                        checkpoint.done if checkpoint is not None else set(),
+                        lambda item: partition_key(item.meta.task_id, item.meta.source_files),
                     ),
                     partitions_from_first_stage=initial_tasks is None,
                     on_partition_finished=None if checkpoint is None else checkpoint.record,
@@ -161,6 +162,9 @@ class RayActorPoolExecutor(BaseExecutor):
                     self.options.teardown_timeout_s,
                     run_id=run_dir.name,
                     on_skipped=ledger.record,  # the ledger is written as failures happen
+                    node_setup_stages=stages,
+                    ignore_head_node=self.ignore_head_node,
+                    known_nodes=[n.node_id for n in nodes],
                 )
                 try:
                     runtime.run(self._initial_items(tasks, specs[0].batch_size))
@@ -169,6 +173,13 @@ class RayActorPoolExecutor(BaseExecutor):
                     progress.close(scheduler.snapshot())
                 if checkpoint is not None:
                     report.extra["checkpoint"] = self._checkpoint_figures(checkpoint, scheduler)
+                if runtime.nodes_lost or runtime.nodes_added:
+                    report.extra["nodes"] = {
+                        "lost": runtime.nodes_lost,
+                        "added": runtime.nodes_added,
+                        "partitions_recomputed": scheduler.recomputed_partitions,
+                        "results_discarded": scheduler.results_discarded,
+                    }
                 if scheduler.fatal is not None:
                     fatal = scheduler.fatal
                     raise StageExecutionError(

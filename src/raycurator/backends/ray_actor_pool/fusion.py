@@ -89,8 +89,9 @@ class FusedStage(ProcessingStage[Task, Task]):
                     self.last_member_stats = [*stats, record]
                     raise MemberStageError(member.name, error) from error
                 counts = adapter.last_output_counts
-                record.output_counts.extend(counts if counts and len(counts) == len(chunk) else
-                                            _attributed(len(chunk), len(outputs)))
+                record.output_counts.extend(
+                    counts if counts and len(counts) == len(chunk) else _attributed(len(chunk), len(outputs))
+                )
                 record.process_time += adapter._timer.log_stats().process_time
                 produced.extend(outputs)
             record.tasks_out = len(produced)
@@ -116,12 +117,19 @@ def _fusable(stage: ProcessingStage) -> bool:
 def _policy(stage: ProcessingStage) -> tuple:
     spec = stage.ray_stage_spec()
     resources = stage.resources
-    return (resources.cpus, resources.gpus, resources.gpu_memory_gb, resources.entire_gpu,
-            spec.get(RayStageSpecKeys.ON_ERROR), spec.get(RayStageSpecKeys.MAX_TASK_RETRIES))
+    return (
+        resources.cpus,
+        resources.gpus,
+        resources.gpu_memory_gb,
+        resources.entire_gpu,
+        spec.get(RayStageSpecKeys.ON_ERROR),
+        spec.get(RayStageSpecKeys.MAX_TASK_RETRIES),
+    )
 
 
-def plan_fusion(stages: list[ProcessingStage], starts_from_source: bool,
-                stage_on_error: dict[str, str] | None = None) -> list[list[int]]:
+def plan_fusion(
+    stages: list[ProcessingStage], starts_from_source: bool, stage_on_error: dict[str, str] | None = None
+) -> list[list[int]]:
     """Groups of stage indices to run together (each group consecutive, in order)."""
     overrides = stage_on_error or {}
     groups: list[list[int]] = []

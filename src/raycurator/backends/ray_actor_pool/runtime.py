@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+from ray.exceptions import GetTimeoutError, ObjectLostError, RayActorError, RayTaskError
 
 from raycurator.backends.failures import TaskFailure
 from raycurator.backends.progress import ProgressReporter
@@ -18,14 +18,17 @@ from raycurator.backends.ray_actor_pool.adapter import (
     ShuffleStageAdapter,
     actor_class_for,
 )
+from raycurator.backends.ray_actor_pool.scheduling.capacity import NodeCapacity
 from raycurator.backends.ray_actor_pool.scheduling.items import Batch, Item
+from raycurator.backends.ray_actor_pool.scheduling.recovery import LOST_DATA_ERRORS
 from raycurator.backends.ray_actor_pool.scheduling.scheduler import StreamingScheduler
-from raycurator.backends.ray_cluster import pinned, ray_gpus
+from raycurator.backends.ray_cluster import alive_nodes, pinned, ray_gpus, run_setup_on_nodes
 from raycurator.stages.base import ProcessingStage
 
 logger = logging.getLogger(__name__)
 
 _ACTOR_GONE = (RayActorError,)
+NODE_CHECK_INTERVAL_S = 1.0
 
 
 @dataclass
@@ -66,8 +69,19 @@ class PoolRuntime:
         teardown_timeout_s: float = 30.0,
         run_id: str = "",
         on_skipped: Callable[[TaskFailure], None] | None = None,
+        node_setup_stages: list[ProcessingStage] | None = None,
+        ignore_head_node: bool = False,
+        known_nodes: list[str] | None = None,
     ) -> None:
+        """`node_setup_stages` run `setup_on_node` on nodes that join during the run; `known_nodes`
+        are the nodes seen at the start (a node missing from the cluster later was lost)."""
         self.run_id = run_id
+        self.node_setup_stages = node_setup_stages if node_setup_stages is not None else stages
+        self.ignore_head_node = ignore_head_node
+        self._known_nodes = set(known_nodes if known_nodes is not None else scheduler.nodes)
+        self._next_node_check = 0.0
+        self.nodes_lost: list[str] = []
+        self.nodes_added: list[str] = []
         self.on_skipped = on_skipped  # gets each skipped failure as soon as it is decided
         self._skipped_sent = 0
         self.stages = stages
@@ -145,6 +159,48 @@ class PoolRuntime:
         refs = list(result) if isinstance(result, list | tuple) else [result]
         self._calls[refs[-1]] = _Call(batch, batch.actor_id, refs[:-1])
 
+    # -- cluster membership --------------------------------------------------------------------
+    def _watch_nodes(self, now: bool = False) -> None:
+        """Tell the scheduler about nodes that left or joined (checked about once a second)."""
+        if not now and time.monotonic() < self._next_node_check:
+            return
+        self._next_node_check = time.monotonic() + NODE_CHECK_INTERVAL_S
+        alive = {node.node_id: node for node in alive_nodes(self.ignore_head_node)}
+        for node_id in sorted(self._known_nodes - set(alive)):
+            self._known_nodes.discard(node_id)
+            if node_id not in self.scheduler.nodes:
+                continue
+            logger.warning("node %s left the cluster: replacing its actors and recomputing data kept there", node_id)
+            self.nodes_lost.append(node_id)
+            for actor_id in self.scheduler.on_node_lost(node_id):
+                self.handles.pop(actor_id, None)
+        joined = [node for node_id, node in alive.items() if node_id not in self._known_nodes]
+        if joined:
+            run_setup_on_nodes(self.node_setup_stages, joined)
+            for node in joined:
+                logger.info("node %s joined the cluster: the run will use it", node.node_id)
+                self._known_nodes.add(node.node_id)
+                self.nodes_added.append(node.node_id)
+                self.scheduler.on_node_added(NodeCapacity(node.node_id, node.cpus, node.gpus))
+
+    def _secure_sources(self) -> None:
+        """Copy source partitions made by a source stage into objects the driver owns, so that
+        losing the node that made them loses nothing. Only payload-free tasks (file lists; size 0)
+        are copied: a payload never passes through the driver."""
+        lineage = self.scheduler.lineage
+        if lineage is None or not lineage.unsecured:
+            return
+        items = [item for item in lineage.unsecured if item.meta.nbytes == 0]
+        lineage.unsecured = []
+        refs = list({id(item.ref): item.ref for item in items}.values())
+        try:
+            values = dict(zip((id(r) for r in refs), ray.get(refs), strict=True))
+        except ObjectLostError:
+            return  # already gone: recovery says so if they are needed
+        for item in items:
+            value = values[id(item.ref)]
+            item.ref, item.index, item.node_id = ray.put(value if item.index is None else value[item.index]), None, ""
+
     def _on_call_ready(self, ref: Any) -> None:
         call = self._calls.pop(ref)
         try:
@@ -154,6 +210,7 @@ class PoolRuntime:
                 call.payload, ref = refs[:-1], refs[-1]
             summary = ray.get(ref)
         except _ACTOR_GONE as error:
+            self._watch_nodes(now=True)  # a lost node is handled as a whole (its data too)
             if call.actor_id in self.scheduler.actors:
                 logger.warning(
                     "actor %s died (%s); replacing it and retrying its batches", call.actor_id, type(error).__name__
@@ -163,6 +220,8 @@ class PoolRuntime:
             return
         except RayTaskError as error:
             error_type, message = _root_cause(error)
+            if error_type in LOST_DATA_ERRORS:
+                self._watch_nodes(now=True)
             self.scheduler.on_batch_crashed(call.batch.batch_id, error_type, message, str(error))
             return
         self.scheduler.on_batch_done(call.batch.batch_id, call.payload, summary, actor_id=call.actor_id)
@@ -173,6 +232,14 @@ class PoolRuntime:
             ray.get(ref)
         except (RayActorError, RayTaskError) as error:
             self.handles.pop(actor_id, None)
+            if actor_id not in self.scheduler.actors:
+                return
+            if isinstance(error, RayActorError) and not error.actor_init_failed:
+                # killed, or its node died, before it was ready: not the stage's fault
+                logger.warning("actor %s died while starting (%s); replacing it", actor_id, type(error).__name__)
+                self._watch_nodes(now=True)
+                self.scheduler.on_actor_died(actor_id)
+                return
             error_type, message = _root_cause(error)
             self.scheduler.on_actor_start_failed(actor_id, error_type, message, str(error))
             return
@@ -194,6 +261,7 @@ class PoolRuntime:
             for request in scheduler.plan_actors():
                 self._create(request.actor_id, request.stage_index, request.node_id)
             self._reap_stopped()
+            self._watch_nodes()
             waiting = list(self._calls) + list(self._starting)
             if not waiting:
                 idle_rounds += 1  # a stop or a preemption may unblock the next round
@@ -210,6 +278,7 @@ class PoolRuntime:
                     self._on_call_ready(ref)
                 elif ref in self._starting:
                     self._on_actor_ready(ref)
+            self._secure_sources()
             self._flush_skipped()
             if self.progress is not None:
                 self.progress.update(scheduler.snapshot())

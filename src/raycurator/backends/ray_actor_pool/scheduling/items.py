@@ -31,6 +31,7 @@ class Item:
     index: int | None
     meta: TaskMeta
     origins: frozenset[str] = frozenset()
+    node_id: str = ""  # where the object was made ("": by the driver)
 
 
 @dataclass
@@ -67,6 +68,7 @@ class Batch:
     batch_id: int = field(default_factory=lambda: next(_batch_ids))
     actor_id: str | None = None
     submitted_at: float = 0.0
+    void: bool = False  # its inputs were discarded for a recomputation: its result is ignored
 
     @property
     def task_ids(self) -> list[str]:

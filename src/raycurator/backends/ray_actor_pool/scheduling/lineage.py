@@ -7,6 +7,7 @@ every output of the partition has passed the last stage: the partition is finish
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 
 from raycurator.backends.ray_actor_pool.scheduling.items import Item
@@ -23,6 +24,10 @@ class LineageTracker:
         self.total = 0
         self.skipped = 0
         self.finished: list[str] = []
+        self.sources: dict[str, list[Item]] = {}  # each partition's source items, to run it again
+        self.keep_finished_sources = False  # keep them after the partition finished (results are kept)
+        self.unsecured: list[Item] = []  # sources made on a worker node (by a source stage)
+        self._emptied: set[str] = set()  # partitions whose count reached zero since the last settle
 
     def admit(self, items: list[Item]) -> list[Item]:
         """Source partitions entering the run: drop those already finished, tag the others."""
@@ -35,6 +40,10 @@ class LineageTracker:
                 continue
             item.origins = frozenset({key})
             self.outstanding[key] = self.outstanding.get(key, 0) + 1
+            source = dataclasses.replace(item)
+            self.sources.setdefault(key, []).append(source)
+            if source.node_id:
+                self.unsecured.append(source)
             kept.append(item)
         return kept
 
@@ -47,18 +56,33 @@ class LineageTracker:
         """These items were processed (their outputs, if any, were counted first)."""
         for item in items:
             for key in item.origins:
-                self.outstanding[key] -= 1
+                left = self.outstanding[key] - 1
+                self.outstanding[key] = left
+                if left <= 0:
+                    self._emptied.add(key)
 
     def failed(self, items: Iterable[Item]) -> None:
         """These items failed: their partitions must not be recorded as finished."""
         for item in items:
             self.tainted.update(item.origins)
 
+    def restart(self, keys: Iterable[str]) -> list[Item]:
+        """These partitions run again from their sources: fresh copies of their source items."""
+        fresh = []
+        for key in keys:
+            items = [dataclasses.replace(item) for item in self.sources[key]]
+            self.outstanding[key] = len(items)
+            fresh.extend(items)
+        return fresh
+
     def settle(self) -> list[str]:
         """Partitions that just finished (each reported once)."""
-        finished = [k for k, n in self.outstanding.items() if n <= 0]
+        finished = sorted(k for k in self._emptied if self.outstanding.get(k, 1) <= 0)
+        self._emptied.clear()
         for key in finished:
             del self.outstanding[key]
+            if not self.keep_finished_sources:
+                self.sources.pop(key, None)
         newly = [k for k in finished if k not in self.tainted]
         self.finished.extend(newly)
         return newly

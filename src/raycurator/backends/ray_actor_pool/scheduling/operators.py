@@ -8,6 +8,7 @@ phase (merge each partition). The scheduler drives all of them through the same 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -47,6 +48,7 @@ class Operator:
         self.upstream_done = False
         self.queued_bytes = 0
         self.created_internal = 0  # items a call created and kept inside the operator (shuffle pieces)
+        self.consumed_origins: set[str] = set()  # source partitions an all-inputs stage has taken in
 
     # -- inputs ------------------------------------------------------------------------------
     def add_inputs(self, items: list[Item]) -> None:
@@ -76,6 +78,22 @@ class Operator:
         if not self._ready_fresh():
             return None
         return Batch(stage_index=self.index, items=self._take(self.spec.batch_size))
+
+    def discard(self, lost: Callable[[Item], bool]) -> list[Item]:
+        """Drop the queued inputs (and batches waiting for a retry) that `lost` selects."""
+        dropped = [item for item in self.queue if lost(item)]
+        if dropped:
+            self.queue = deque(item for item in self.queue if not lost(item))
+            self.queued_bytes -= sum(i.meta.nbytes for i in dropped)
+        for batch in [b for b in self.retry_queue if any(lost(i) for i in b.items)]:
+            self.retry_queue.remove(batch)
+            dropped.extend(batch.items)
+        return dropped
+
+    @property
+    def started(self) -> bool:
+        """Whether an all-inputs stage has begun (its consumed inputs can no longer be replaced)."""
+        return False
 
     def retry(self, batch: Batch) -> None:
         """Queue a batch again after its actor died."""
@@ -110,6 +128,14 @@ class Operator:
 class BarrierOperator(Operator):
     """Sends every input in a single call, once upstream is done."""
 
+    def __init__(self, index: int, spec: StageSpec) -> None:
+        super().__init__(index, spec)
+        self.sent = False
+
+    @property
+    def started(self) -> bool:
+        return self.sent
+
     def _ready_fresh(self) -> bool:
         return self.upstream_done and bool(self.queue)
 
@@ -118,7 +144,10 @@ class BarrierOperator(Operator):
             return self.retry_queue.popleft()
         if not self._ready_fresh():
             return None
-        return Batch(stage_index=self.index, items=self._take(len(self.queue)))
+        self.sent = True
+        items = self._take(len(self.queue))
+        self.consumed_origins.update(*(item.origins for item in items))
+        return Batch(stage_index=self.index, items=items)
 
 
 class ShuffleOperator(Operator):
@@ -131,6 +160,10 @@ class ShuffleOperator(Operator):
         self.maps_total = 0
         self.maps_done = 0
         self.reduces_left: list[int] = []
+
+    @property
+    def started(self) -> bool:
+        return self.pieces is not None
 
     def _start(self) -> None:
         self.num_partitions = self.spec.num_partitions or max(1, len(self.queue))
@@ -156,9 +189,11 @@ class ShuffleOperator(Operator):
             self.reduces_left = list(range(self.num_partitions or 0))
         assert self.num_partitions is not None and self.pieces is not None
         if self.queue:
+            items = self._take(1)
+            self.consumed_origins.update(items[0].origins)
             return Batch(
                 stage_index=self.index,
-                items=self._take(1),
+                items=items,
                 method="shuffle_map",
                 num_returns=self.num_partitions + 1,
                 kwargs={"num_partitions": self.num_partitions},
@@ -184,7 +219,8 @@ class ShuffleOperator(Operator):
         rows = summary.partition_rows or [0] * len(refs)
         for partition, (ref, count) in enumerate(zip(refs, rows, strict=True)):
             if count:
-                piece = Item(ref, None, replace(source.meta, num_items=count, nbytes=0), source.origins)
+                meta = replace(source.meta, num_items=count, nbytes=0)
+                piece = Item(ref, None, meta, source.origins, summary.node_id)
                 self.pieces[partition].append(piece)
                 self.created_internal += 1
         return []

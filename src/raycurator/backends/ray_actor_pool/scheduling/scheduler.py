@@ -12,6 +12,7 @@ layer turns its decisions into actor calls. Decisions:
   free; every stage keeps at least one actor until it is finished.
 - Retries: a batch whose actor died goes back to the front of its stage's queue, up to the
   stage's `max_task_retries`; then it fails like an error (raise, or skip to the ledger).
+- Lost nodes and lost objects: see `recovery.py`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from raycurator.backends.ray_actor_pool.scheduling.operators import (
     make_operator,
 )
 from raycurator.backends.ray_actor_pool.scheduling.placement import ActorPlacement, ActorRequest
+from raycurator.backends.ray_actor_pool.scheduling.recovery import LOST_DATA_ERRORS, NodeLossRecovery
 from raycurator.backends.ray_actor_pool.scheduling.scheduler_config import SchedulerConfig
 from raycurator.backends.report import StageCounters
 from raycurator.errors import InsufficientResourcesError
@@ -41,7 +43,7 @@ from raycurator.errors import InsufficientResourcesError
 __all__ = ["ActorRequest", "SchedulerConfig", "StreamingScheduler"]
 
 
-class StreamingScheduler(ActorPlacement, RunAccounting):
+class StreamingScheduler(ActorPlacement, RunAccounting, NodeLossRecovery):
     """Keeps the state of a run and decides the next actor creations and batch submissions."""
 
     def __init__(
@@ -79,6 +81,11 @@ class StreamingScheduler(ActorPlacement, RunAccounting):
         self._avg_outputs = [0.0] * len(specs)  # outputs per full batch, for choosing chunked returns
         self._retiring: set[str] = set()
         self.actors_requested = 0  # actors of the whole run (fused stages share theirs)
+        self._recomputes: dict[str, int] = {}
+        self.recomputed_partitions = 0
+        self.results_discarded = 0  # final outputs dropped because their partition ran again
+        if lineage is not None:
+            lineage.keep_finished_sources = self.config.keep_results
         for spec in specs:
             self._check_fits(spec)
 
@@ -148,6 +155,8 @@ class StreamingScheduler(ActorPlacement, RunAccounting):
             batch = self.batches.pop(batch_id)
             op = self.operators[batch.stage_index]
             op.in_flight.pop(batch_id, None)
+            if batch.void:  # its inputs were discarded already: nothing to retry
+                continue
             batch.attempts += 1
             if batch.attempts <= op.spec.max_task_retries:
                 for counters in self.members[batch.stage_index]:
@@ -181,8 +190,11 @@ class StreamingScheduler(ActorPlacement, RunAccounting):
         """Actors whose stage is finished (tear them down and kill them)."""
         stopping = []
         for actor in list(self.actors.values()):
+            op = self.operators[actor.stage_index]
             retiring = actor.actor_id in self._retiring and actor.idle
-            if retiring or (self.operators[actor.stage_index].finished() and not actor.in_flight):
+            # stage by stage, only the running stage holds actors (a recomputation can make a later stage wait)
+            waiting = self.config.mode == "stage_by_stage" and not self._active(op)
+            if retiring or ((op.finished() or waiting) and not actor.in_flight):
                 self._retiring.discard(actor.actor_id)
                 self._release_actor(actor)
                 del self.actors[actor.actor_id]
@@ -306,6 +318,8 @@ class StreamingScheduler(ActorPlacement, RunAccounting):
         actor = self.actors.get(batch.actor_id or "")
         if actor is not None:
             actor.busy_s += summary.process_time
+        if batch.void:  # computed from discarded inputs: their partitions run again
+            return
         if op.counts_inputs(batch) and batch.items:
             per_batch = len(summary.outputs) * max(1, op.spec.batch_size) / len(batch.items)
             last = self._avg_outputs[op.index]
@@ -328,6 +342,8 @@ class StreamingScheduler(ActorPlacement, RunAccounting):
         for failure in summary.failures:
             self.skipped.append(failure)
         outputs = op.outputs_of(batch, refs, summary)
+        for item in outputs:
+            item.node_id = summary.node_id
         self._trace(op, batch, outputs, failed_positions)
         if summary.member_stats is not None:
             self._record_members(op, summary.member_stats)
@@ -353,6 +369,12 @@ class StreamingScheduler(ActorPlacement, RunAccounting):
         batch = self.batches.get(batch_id)
         if batch is None:
             return
+        if batch.void:
+            self._finish_call(batch)
+            return
+        if error_type in LOST_DATA_ERRORS and self.lineage is not None:
+            self.on_inputs_lost(batch_id, error_type, message, traceback_text)
+            return
         self._finish_call(batch)
         batch.attempts += 1
         self._fail_batch(batch, error_type, message, traceback_text)
@@ -367,7 +389,7 @@ class StreamingScheduler(ActorPlacement, RunAccounting):
             counters = self.members[op.index + 1][0]
             counters.tasks_in += len(outputs)
             counters.max_queued = max(counters.max_queued, downstream.pending_work)
-        else:
+        elif self.config.keep_results:
             self.results.extend(outputs)
 
     def _fail_batch(self, batch: Batch, error_type: str, message: str, traceback_text: str) -> None:

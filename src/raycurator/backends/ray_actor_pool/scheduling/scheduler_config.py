@@ -15,3 +15,4 @@ class SchedulerConfig:
     pipeline_depth: int = 2  # calls queued on one actor, for stages whose batches are short
     short_batch_s: float = 0.05
     max_actors_per_node_factor: float = 2.0
+    keep_results: bool = True  # hold the last stage's outputs for the caller (else only count them)

@@ -1,0 +1,185 @@
+"""Nodes that join or leave a simulated cluster (ray.cluster_utils.Cluster) during a streaming run."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+import ray
+from ray import cloudpickle
+from ray.cluster_utils import Cluster
+
+from raycurator import DocumentBatch, FileGroupTask, ProcessingStage, Resources
+from raycurator.backends.ray_actor_pool import RayActorPoolExecutor
+from raycurator.backends.ray_actor_pool.runtime import PoolRuntime
+from raycurator.backends.ray_actor_pool.scheduling.capacity import NodeCapacity
+from raycurator.backends.ray_actor_pool.scheduling.items import Item, TaskMeta
+from raycurator.backends.ray_actor_pool.scheduling.lineage import LineageTracker
+from raycurator.backends.ray_actor_pool.scheduling.operators import StageSpec
+from raycurator.backends.ray_actor_pool.scheduling.scheduler import StreamingScheduler
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+pytestmark = pytest.mark.slow
+
+ROWS = 2000  # about 1 MB a task: kept in the object store of the node that made it
+
+
+@pytest.fixture(scope="module")
+def cluster(ray_session) -> Iterator[Cluster]:
+    """Head (1 CPU) + two workers (1 CPU each); the driver connects by address."""
+    ray_session.suspend()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        cluster.add_node(num_cpus=1)
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        yield cluster
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        cluster.shutdown()
+
+
+class Step(ProcessingStage[DocumentBatch, DocumentBatch]):
+    """Adds column `name` = k * factor; records (node, task) as a marker file after each task."""
+
+    def __init__(self, name: str, factor: int, marker_dir: str, sleep_s: float = 0.0) -> None:
+        self._name, self.factor, self.marker_dir, self.sleep_s = name, factor, marker_dir, sleep_s
+        self._resources = Resources(cpus=1)
+
+    def setup_on_node(self, node_info=None, worker_metadata=None) -> None:
+        Path(self.marker_dir, f"node_setup__{self.name}__{node_info.node_id}").touch()
+
+    def process(self, task: DocumentBatch) -> DocumentBatch:
+        time.sleep(self.sleep_s)
+        table = task.to_pyarrow()
+        table = table.append_column(self.name, pa.compute.multiply(table["k"], self.factor))
+        node_id = ray.get_runtime_context().get_node_id()
+        Path(self.marker_dir, f"{self.name}__{node_id}__{task.task_id}__{time.time_ns()}").touch()
+        return DocumentBatch(task.task_id, task.dataset_name, table, task._stage_perf, task._metadata)
+
+
+def tasks(count: int) -> list[DocumentBatch]:
+    return [
+        DocumentBatch(
+            f"t{i:02d}", "ds", pa.table({"k": list(range(i * ROWS, (i + 1) * ROWS)), "pad": ["x" * 500] * ROWS})
+        )
+        for i in range(count)
+    ]
+
+
+def pipeline(marker_dir: Path, last_sleep_s: float) -> list[Step]:
+    return [Step("a", 2, str(marker_dir)), Step("b", 3, str(marker_dir)), Step("c", 5, str(marker_dir), last_sleep_s)]
+
+
+def rows_of(outputs: list[DocumentBatch]) -> list[tuple]:
+    rows = []
+    for task in outputs:
+        table = task.to_pyarrow()
+        rows.extend(zip(*(table[c].to_pylist() for c in ("k", "a", "b", "c")), strict=True))
+    return sorted(rows)
+
+
+def expected_rows(count: int) -> list[tuple]:
+    return sorted((k, 2 * k, 3 * k, 5 * k) for k in range(count * ROWS))
+
+
+def markers(marker_dir: Path, stage: str) -> list[tuple[str, str]]:
+    return [tuple(p.name.split("__")[1:3]) for p in marker_dir.glob(f"{stage}__*")]
+
+
+@ray.remote
+def _make_partitions() -> list[FileGroupTask]:
+    return [FileGroupTask(f"p{i}", "ds", [f"/data/{i}.jsonl"]) for i in range(3)]
+
+
+def test_source_partitions_made_on_a_worker_are_copied_to_driver_owned_objects(shared_ray) -> None:
+    """Partitions a source stage made on some node must survive that node: the driver re-puts them
+    (they are file lists, no payload), while a payload-carrying source is left where it is."""
+    node = ray.get_runtime_context().get_node_id()
+    made = _make_partitions.remote()
+    lineage = LineageTracker(set(), lambda item: item.meta.task_id)
+    items = [Item(made, i, TaskMeta(f"p{i}", 1, 0, (f"/data/{i}.jsonl",)), node_id=node) for i in range(3)]
+    payload = Item(ray.put([1, 2]), None, TaskMeta("doc", 2, 1 << 20), node_id=node)
+    lineage.admit([*items, payload])
+    scheduler = StreamingScheduler([StageSpec("s")], [NodeCapacity(node, 1.0)], lineage=lineage)
+    PoolRuntime([], scheduler)._secure_sources()
+    secured = [lineage.sources[f"p{i}"][0] for i in range(3)]
+    assert all(item.node_id == "" and item.index is None and item.ref != made for item in secured)
+    assert [ray.get(item.ref).data for item in secured] == [[f"/data/{i}.jsonl"] for i in range(3)]
+    assert lineage.sources["doc"][0].node_id == node, "a payload must not be pulled through the driver"
+    assert lineage.unsecured == []
+
+
+class Run:
+    """`execute` on a thread (the main thread changes the cluster: `Cluster.add_node` needs it)."""
+
+    def __init__(self, cluster: Cluster, stages: list[Step], inputs: list[DocumentBatch], **config) -> None:
+        ray.init(address=cluster.address)  # the executor uses this connection and leaves it open
+        self.executor = RayActorPoolExecutor(config={"fuse_stages": False, **config}, show_progress=False)
+        self.outputs: list[DocumentBatch] = []
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(stages, inputs), daemon=True)
+        self.thread.start()
+
+    def _run(self, stages: list[Step], inputs: list[DocumentBatch]) -> None:
+        try:
+            self.outputs = self.executor.execute(stages, inputs)
+        except BaseException as error:  # re-raised in the test
+            self.error = error
+
+    def wait_for(self, condition, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert self.thread.is_alive() and time.monotonic() < deadline, f"run ended or timed out: {self.error}"
+            time.sleep(0.05)
+
+    def finish(self) -> list[DocumentBatch]:
+        self.thread.join(timeout=120)
+        ray.shutdown()
+        assert not self.thread.is_alive(), "the run did not finish"
+        if self.error is not None:
+            raise self.error
+        return self.outputs
+
+
+def test_a_node_that_joins_mid_run_is_set_up_and_used(cluster, tmp_path) -> None:
+    run = Run(cluster, pipeline(tmp_path, 0.8), tasks(20))  # the last stage is slow: it wants more CPUs
+    run.wait_for(lambda: len(markers(tmp_path, "c")) >= 1)
+    added = cluster.add_node(num_cpus=1).node_id
+    outputs = run.finish()
+    assert rows_of(outputs) == expected_rows(20)
+    report = run.executor.last_report
+    assert report.balanced and report.extra["nodes"]["added"] == [added]
+    assert (tmp_path / f"node_setup__c__{added}").exists(), "setup_on_node did not run on the new node"
+    assert any(node == added for node, _ in markers(tmp_path, "c")), "no batch ran on the new node"
+
+
+@pytest.mark.parametrize("fused", [False, True], ids=["separate", "fused"])
+def test_a_lost_node_loses_nothing_and_its_data_is_recomputed(cluster, tmp_path, fused) -> None:
+    head = cluster.head_node.node_id
+    count = 24
+    if not any(n.node_id != head for n in cluster.worker_nodes) or len(cluster.worker_nodes) < 2:
+        cluster.add_node(num_cpus=1)  # keep two workers: one to lose, one to go on with
+        cluster.wait_for_nodes()
+    run = Run(cluster, pipeline(tmp_path, 0.3), tasks(count), fuse_stages=fused)
+    # a worker node where the last stage already produced results (they die with it)
+    run.wait_for(lambda: len(markers(tmp_path, "c")) >= 6 and any(n != head for n, _ in markers(tmp_path, "c")))
+    victim_id = next(n for n, _ in markers(tmp_path, "c") if n != head)
+    cluster.remove_node(next(n for n in cluster.worker_nodes if n.node_id == victim_id))
+    outputs = run.finish()
+    assert rows_of(outputs) == expected_rows(count), "output differs from a clean run"
+    assert sorted(t.task_id for t in outputs) == [f"t{i:02d}" for i in range(count)]
+    report = run.executor.last_report
+    nodes = report.extra["nodes"]
+    assert nodes["lost"] == [victim_id] and nodes["partitions_recomputed"] > 0
+    assert report.balanced, [s.to_dict() for s in report.stages]
+    # every recomputed partition (one source task each) went through the first stage again
+    assert report.stage("a").tasks_in == count + nodes["partitions_recomputed"]
+    assert nodes["results_discarded"] + sum(s.tasks_discarded for s in report.stages) > 0

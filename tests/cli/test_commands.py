@@ -203,3 +203,17 @@ def test_timeline_handles_stage_windows_on_another_clock():
     svg = re.findall(r"<svg.*?</svg>", render_report_html(report), re.S)[2]
     xs = [float(x) for x in re.findall(r'<rect x="([-\d.]+)"', svg)]
     assert len(xs) == len(report["stages"]) and min(xs) >= 230 and xs == sorted(xs)
+
+
+def test_report_command_shows_nodes_lost_and_recomputed_partitions(cli, tmp_path):
+    report = fake_report()
+    report["extra"] = {"nodes": {"lost": ["n2"], "added": [], "partitions_recomputed": 3, "results_discarded": 1}}
+    report["stages"][0]["tasks_discarded"] = 2
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    result = cli("report", str(tmp_path))
+    assert result.returncode == 0, str(result)
+    assert "nodes lost: 1; joined: 0; partitions recomputed: 3" in result.stdout
+    assert "discarded" in (tmp_path / "report.html").read_text()
+    plain = fake_report()
+    (tmp_path / "report.json").write_text(json.dumps(plain))
+    assert "nodes lost" not in cli("report", str(tmp_path)).stdout

@@ -212,6 +212,7 @@ _COLUMNS: list[tuple[str, str]] = [
     ("tasks_out", "tasks out"),
     ("tasks_filtered", "filtered"),
     ("tasks_failed", "failed"),
+    ("tasks_discarded", "discarded"),
     ("retries", "retries"),
     ("rows_in", "rows in"),
     ("rows_out", "rows out"),

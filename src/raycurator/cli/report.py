@@ -113,6 +113,13 @@ def print_report(report: dict[str, Any], console: Console, run_dir: Path | None 
         f"at the end: {totals['rows_final']:,}; failed tasks: {totals['tasks_failed']}; retries: {totals['retries']}",
         highlight=False,
     )
+    nodes = (report.get("extra") or {}).get("nodes")
+    if isinstance(nodes, dict):
+        console.print(
+            f"nodes lost: {len(nodes.get('lost') or [])}; joined: {len(nodes.get('added') or [])}; "
+            f"partitions recomputed: {nodes.get('partitions_recomputed', 0)}",
+            highlight=False,
+        )
     if report.get("error"):
         console.print(f"error: {report['error']}", highlight=False, markup=False)
     if report.get("failure_ledger"):

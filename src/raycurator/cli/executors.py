@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from raycurator.backends.base import BaseExecutor
 from raycurator.cli import classes
-
-INVALID: Any = object()
-#: Parameter names holding input locations that must exist when local.
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
@@ -22,6 +23,11 @@ from raycurator.backends.ray_actor_pool.scheduling.items import Item, TaskMeta
 from raycurator.backends.ray_actor_pool.scheduling.lineage import LineageTracker
 from raycurator.backends.ray_actor_pool.scheduling.operators import StageSpec
 from raycurator.backends.ray_actor_pool.scheduling.scheduler import StreamingScheduler
+from raycurator.stages.file_partitioning import FilePartitioningStage
+from raycurator.stages.text.filters import ScoreFilter
+from raycurator.stages.text.filters.heuristic import WordCountFilter
+from raycurator.stages.text.io.reader import JsonlReader
+from raycurator.stages.text.io.writer import JsonlWriter
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
@@ -120,15 +126,24 @@ def test_source_partitions_made_on_a_worker_are_copied_to_driver_owned_objects(s
 class Run:
     """`execute` on a thread (the main thread changes the cluster: `Cluster.add_node` needs it)."""
 
-    def __init__(self, cluster: Cluster, stages: list[Step], inputs: list[DocumentBatch], **config) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        stages: list[ProcessingStage],
+        inputs: list[DocumentBatch] | None,
+        ignore_head_node: bool = False,
+        **config,
+    ) -> None:
         ray.init(address=cluster.address)  # the executor uses this connection and leaves it open
-        self.executor = RayActorPoolExecutor(config={"fuse_stages": False, **config}, show_progress=False)
+        self.executor = RayActorPoolExecutor(
+            config={"fuse_stages": False, **config}, ignore_head_node=ignore_head_node, show_progress=False
+        )
         self.outputs: list[DocumentBatch] = []
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, args=(stages, inputs), daemon=True)
         self.thread.start()
 
-    def _run(self, stages: list[Step], inputs: list[DocumentBatch]) -> None:
+    def _run(self, stages: list[ProcessingStage], inputs: list[DocumentBatch] | None) -> None:
         try:
             self.outputs = self.executor.execute(stages, inputs)
         except BaseException as error:  # re-raised in the test
@@ -183,3 +198,56 @@ def test_a_lost_node_loses_nothing_and_its_data_is_recomputed(cluster, tmp_path,
     # every recomputed partition (one source task each) went through the first stage again
     assert report.stage("a").tasks_in == count + nodes["partitions_recomputed"]
     assert nodes["results_discarded"] + sum(s.tasks_discarded for s in report.stages) > 0
+
+
+class MarkedPartitioning(FilePartitioningStage):
+    """The reader's partitioning stage, leaving a marker named after the node it ran on."""
+
+    def __init__(self, marker_dir: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.marker_dir = marker_dir
+
+    def process(self, task):
+        Path(self.marker_dir, f"partitioned__{ray.get_runtime_context().get_node_id()}").touch()
+        return super().process(task)
+
+
+class Slow(ProcessingStage[DocumentBatch, DocumentBatch]):
+    _name = "slow"
+
+    def process(self, task: DocumentBatch) -> DocumentBatch:
+        time.sleep(0.3)
+        return task
+
+
+def test_a_writer_pipeline_survives_losing_the_node_that_made_its_partitions(cluster, tmp_path) -> None:
+    """The CLI's shape (partitioning -> read -> filter -> write, nothing collected): the node where the
+    source partitions were made is lost part-way; the written output equals a clean run's."""
+    while len(cluster.worker_nodes) < 2:
+        cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    data, out, marks = tmp_path / "in", tmp_path / "out", tmp_path / "marks"
+    data.mkdir()
+    marks.mkdir()
+    for f in range(12):
+        lines = [json.dumps({"id": f"{f}-{d}", "text": " ".join(["word"] * (d % 9 + 1))}) for d in range(50)]
+        (data / f"part-{f:02d}.jsonl").write_text("\n".join(lines) + "\n")
+    reader = JsonlReader(str(data), files_per_partition=1)
+    partitioning = MarkedPartitioning(str(marks), file_paths=str(data), files_per_partition=1)
+    stage_list = [
+        partitioning,
+        reader.decompose()[1],
+        Slow(),
+        ScoreFilter(WordCountFilter(min_words=3)),
+        JsonlWriter(str(out)),
+    ]
+    run = Run(cluster, stage_list, None, ignore_head_node=True, return_results=False)
+    run.wait_for(lambda: len(list(out.glob("*.jsonl"))) >= 3 and any(marks.iterdir()))
+    victim_id = next(marks.iterdir()).name.split("__")[1]
+    cluster.remove_node(next(n for n in cluster.worker_nodes if n.node_id == victim_id))
+    run.finish()
+    written = sorted(json.loads(line)["id"] for p in out.glob("*.jsonl") for line in p.read_text().splitlines())
+    assert written == sorted(f"{f}-{d}" for f in range(12) for d in range(50) if d % 9 + 1 >= 3)
+    assert not list(out.glob(".*.tmp")), "temporary files left behind"
+    report = run.executor.last_report
+    assert report.extra["nodes"]["lost"] == [victim_id] and report.balanced

@@ -24,6 +24,7 @@ from raycurator.backends.ray_actor_pool.scheduling.lineage import LineageTracker
 from raycurator.backends.ray_actor_pool.scheduling.operators import StageSpec
 from raycurator.backends.ray_actor_pool.scheduling.scheduler import StreamingScheduler
 from raycurator.stages.file_partitioning import FilePartitioningStage
+from raycurator.stages.shuffle import ShuffleStage
 from raycurator.stages.text.filters import ScoreFilter
 from raycurator.stages.text.filters.heuristic import WordCountFilter
 from raycurator.stages.text.io.reader import JsonlReader
@@ -251,3 +252,57 @@ def test_a_writer_pipeline_survives_losing_the_node_that_made_its_partitions(clu
     assert not list(out.glob(".*.tmp")), "temporary files left behind"
     report = run.executor.last_report
     assert report.extra["nodes"]["lost"] == [victim_id] and report.balanced
+
+
+def test_a_lost_node_after_a_shuffle_ran_restarts_the_shuffle_and_loses_nothing(cluster, tmp_path) -> None:
+    """Data lost after an all-inputs stage (a shuffle) consumed it: the shuffle runs again with
+    every partition it took in, and the output equals a clean run's."""
+    while len(cluster.worker_nodes) < 2:
+        cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    head = cluster.head_node.node_id
+    count = 12
+    stages = [Step("a", 2, str(tmp_path)), ShuffleStage("k", num_partitions=6), Step("b", 3, str(tmp_path), 0.3)]
+    run = Run(cluster, stages, tasks(count))
+    run.wait_for(lambda: any(n != head for n, _ in markers(tmp_path, "b")))  # the shuffle ran; b's outputs exist
+    victim_id = next(n for n, _ in markers(tmp_path, "b") if n != head)
+    cluster.remove_node(next(n for n in cluster.worker_nodes if n.node_id == victim_id))
+    outputs = run.finish()
+    rows = sorted(
+        row
+        for task in outputs
+        for row in zip(*(task.to_pyarrow()[c].to_pylist() for c in ("k", "a", "b")), strict=True)
+    )
+    assert rows == sorted((k, 2 * k, 3 * k) for k in range(count * ROWS)), "output differs from a clean run"
+    report = run.executor.last_report
+    assert report.extra["nodes"]["lost"] == [victim_id] and report.balanced
+    assert report.extra["nodes"]["partitions_recomputed"] == count, "the shuffle took in every partition"
+    assert report.stage("ShuffleStage").tasks_in == 2 * count
+
+
+def test_results_lost_after_the_last_stage_are_made_again_before_they_are_returned(
+    cluster, tmp_path, monkeypatch
+) -> None:
+    """A node lost between the end of processing and the fetch of the results (the narrowest
+    window): the results it held are recomputed, and `execute` returns every one of them."""
+    while len(cluster.worker_nodes) < 2:
+        cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    fetch = PoolRuntime.fetch_results
+    victims: list[str] = []
+
+    def lose_a_node_then_fetch(runtime: PoolRuntime):
+        if not victims:  # every stage is done here; results sit on the workers (the head is not used)
+            victims.append(next(n for n, _ in markers(tmp_path, "c")))
+            cluster.remove_node(next(n for n in cluster.worker_nodes if n.node_id == victims[0]))
+        return fetch(runtime)
+
+    monkeypatch.setattr(PoolRuntime, "fetch_results", lose_a_node_then_fetch)
+    count = 8
+    run = Run(cluster, pipeline(tmp_path, 0.0), tasks(count), ignore_head_node=True, fuse_stages=True)
+    outputs = run.finish()
+    assert victims
+    assert rows_of(outputs) == expected_rows(count), "output differs from a clean run"
+    nodes = run.executor.last_report.extra["nodes"]
+    assert nodes["lost"] == victims and nodes["results_discarded"] > 0 and nodes["partitions_recomputed"] > 0
+    assert run.executor.last_report.balanced

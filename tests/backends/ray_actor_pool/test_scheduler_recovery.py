@@ -275,9 +275,16 @@ def test_other_crashes_with_lineage_still_fail_the_batch():
     assert drv.s.recomputed_partitions == 0
 
 
-# -- data that went into an all-inputs stage cannot be recomputed -----------------------------------------------
+# -- data that went into an all-inputs stage: that stage starts over with every partition it took in ----------
+def _clean_results(specs, count):
+    clean = d.Driver(specs, _two_nodes(), lineage=d.task_lineage())
+    clean.start(d.make_items(count))
+    clean.run()
+    return sorted((i.meta.task_id, i.meta.num_items) for i in clean.s.results)
+
+
 @pytest.mark.parametrize("kind", ["barrier", "shuffle"])
-def test_losing_data_an_all_inputs_stage_consumed_is_fatal(kind):
+def test_losing_data_an_all_inputs_stage_took_in_restarts_it_with_every_partition(kind):
     specs = [StageSpec("a"), StageSpec("gather", kind=kind, num_partitions=2), StageSpec("c")]
     drv = d.Driver(specs, _two_nodes(), lineage=d.task_lineage())
     drv.start(d.make_items(6))
@@ -291,15 +298,21 @@ def test_losing_data_an_all_inputs_stage_consumed_is_fatal(kind):
             driver.complete(batch)
 
     drv.run(handle)
-    fatal = drv.s.fatal
-    assert lost and fatal is not None and fatal.error_type == "DataLostError"
-    assert "'gather'" in fatal.message and "needs all its inputs at once" in fatal.message
-    assert f"node {lost[0]} left the cluster" in fatal.message
-    assert drv.s.done and drv.s.next_dispatches() == [] and drv.s.plan_actors() == []
-    assert drv.s.recomputed_partitions == 0
+    assert lost and drv.s.fatal is None
+    assert sorted((i.meta.task_id, i.meta.num_items) for i in drv.s.results) == _clean_results(specs, 6)
+    rerun = {t for t, n in _dispatches(drv, 0).items() if n == 2}
+    assert set(_dispatches(drv, 0).values()) <= {1, 2} and drv.s.recomputed_partitions == len(rerun) > 0
+    if kind == "barrier":  # it took in every partition at once: all of them run again
+        assert rerun == {f"t{i}" for i in range(6)}
+    else:  # the maps it had made (and the inputs on the lost node) run again; queued inputs are mapped once
+        maps = Counter(t for b in drv.dispatched if b.method == "shuffle_map" for t in b.task_ids)
+        assert {t.split(">")[0] for t, n in maps.items() if n == 2} <= rerun
+        assert set(maps) == {f"t{i}>a" for i in range(6)}
+    assert not drv.s.operators[1].in_flight and drv.s.operators[1].finished()
+    d.assert_balanced(drv.s)
 
 
-def test_losing_the_output_of_a_barrier_is_fatal():
+def test_losing_the_output_of_a_barrier_runs_the_barrier_again():
     specs = [StageSpec("a"), StageSpec("gather", kind="barrier"), StageSpec("c", max_workers=1)]
     drv = d.Driver(specs, _two_nodes(), lineage=d.task_lineage())
     drv.start(d.make_items(4))
@@ -313,8 +326,10 @@ def test_losing_the_output_of_a_barrier_is_fatal():
             driver.complete(batch)
 
     drv.run(handle)
-    assert drv.s.fatal is not None and drv.s.fatal.error_type == "DataLostError"
-    assert "'gather'" in drv.s.fatal.message
+    assert drv.s.fatal is None and _result_ids(drv) == _exactly_once(4, ["a", "gather", "c"])
+    gathers = [b for b in drv.dispatched if b.stage_index == 1]
+    assert len(gathers) == 2 and all(sorted(b.task_ids) == [f"t{i}>a" for i in range(4)] for b in gathers)
+    d.assert_balanced(drv.s)
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -381,36 +396,31 @@ def test_unmapped_shuffle_inputs_lost_after_the_shuffle_started_are_recomputed()
     d.assert_balanced(drv.s)
 
 
-def test_lost_inputs_behind_a_barrier_with_skip_go_to_the_ledger_as_data_lost():
-    specs = [StageSpec("a"), StageSpec("gather", kind="barrier"), StageSpec("c", on_error="skip")]
-    drv = d.Driver(specs, _two_nodes(), lineage=d.task_lineage())
-    drv.start(d.make_items(5))
-    handle, crashed = _crash_first(_holds("t2>a>gather", 2))
-    drv.run(handle)
-    assert len(crashed) == 1 and drv.s.fatal is None
-    (skipped,) = drv.s.skipped
-    assert (skipped.stage, skipped.task_id, skipped.error_type, skipped.attempts) == (
-        "c",
-        "t2>a>gather",
-        "DataLostError",
-        1,
-    )
-    assert "ObjectLostError" in skipped.message and "'gather'" in skipped.message
-    assert _result_ids(drv) == Counter(d.chain_ids([f"t{i}" for i in (0, 1, 3, 4)], ["a", "gather", "c"]))
-    assert drv.s.counters[2].tasks_failed == 1 and drv.s.recomputed_partitions == 0
-    assert "t2" in drv.s.lineage.tainted and "t2" not in drv.s.lineage.finished
-    d.assert_balanced(drv.s)
-
-
-def test_lost_inputs_behind_a_barrier_with_raise_are_fatal_as_data_lost():
+@pytest.mark.parametrize("error_type", ["ObjectLostError", "OwnerDiedError"])
+def test_lost_inputs_behind_a_barrier_rerun_the_barrier_and_lose_nothing(error_type):
     specs = [StageSpec("a"), StageSpec("gather", kind="barrier"), StageSpec("c")]
     drv = d.Driver(specs, _two_nodes(), lineage=d.task_lineage())
     drv.start(d.make_items(5))
-    handle, _ = _crash_first(_holds("t2>a>gather", 2), "OwnerDiedError")
+    handle, crashed = _crash_first(_holds("t2>a>gather", 2), error_type)
     drv.run(handle)
-    fatal = drv.s.fatal
-    assert fatal is not None and (fatal.stage, fatal.task_id, fatal.error_type) == ("c", "t2>a>gather", "DataLostError")
-    assert "OwnerDiedError" in fatal.message and "'gather'" in fatal.message
+    assert len(crashed) == 1 and drv.s.fatal is None and drv.s.skipped == []
+    assert _result_ids(drv) == _exactly_once(5, ["a", "gather", "c"])
+    assert drv.s.recomputed_partitions == 5 and len([b for b in drv.dispatched if b.stage_index == 1]) == 2
+    assert set(drv.s.lineage.finished) == {f"t{i}" for i in range(5)}
+    d.assert_balanced(drv.s)
+
+
+def test_a_lost_barrier_input_whose_source_is_gone_is_data_lost_naming_why():
+    specs = [StageSpec("a"), StageSpec("gather", kind="barrier"), StageSpec("c", on_error="skip")]
+    drv = d.Driver(specs, _two_nodes(), lineage=d.task_lineage())
+    drv.start(d.make_items(3))
+    drv.s.lineage.sources.pop("t1")  # as if t1's source had been released
+    handle, _ = _crash_first(_holds("t0>a>gather", 2))
+    drv.run(handle)
+    (skipped,) = drv.s.skipped
+    assert (skipped.stage, skipped.error_type) == ("c", "DataLostError")
+    assert "ObjectLostError" in skipped.message and "'t1'" in skipped.message and "no longer kept" in skipped.message
+    d.assert_balanced(drv.s)
 
 
 # -- how often a partition may be recomputed ----------------------------------------------------------------------

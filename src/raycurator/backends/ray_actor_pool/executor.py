@@ -168,6 +168,8 @@ class RayActorPoolExecutor(BaseExecutor):
                 )
                 try:
                     runtime.run(self._initial_items(tasks, specs[0].batch_size))
+                    if self.options.return_results and scheduler.fatal is None:
+                        results = runtime.fetch_results()
                 finally:
                     runtime.shutdown()
                     progress.close(scheduler.snapshot())
@@ -190,8 +192,6 @@ class RayActorPoolExecutor(BaseExecutor):
                         fatal.message,
                         fatal.traceback,
                     )
-                if self.options.return_results:
-                    results = _fetch(scheduler.results)
             report.status = "succeeded"
         except BaseException as error:
             report.status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
@@ -236,10 +236,3 @@ class RayActorPoolExecutor(BaseExecutor):
             ref = ray.put(part)
             items.extend(Item(ref, index, task_meta(task)) for index, task in enumerate(part))
         return items
-
-
-def _fetch(items: list[Item]) -> list[Task]:
-    """The tasks behind `items`, fetched once per object."""
-    unique = list({id(item.ref): item.ref for item in items}.values())
-    values = dict(zip((id(r) for r in unique), ray.get(unique), strict=True)) if unique else {}
-    return [values[id(item.ref)] if item.index is None else values[id(item.ref)][item.index] for item in items]

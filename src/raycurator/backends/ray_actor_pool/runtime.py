@@ -24,6 +24,7 @@ from raycurator.backends.ray_actor_pool.scheduling.recovery import LOST_DATA_ERR
 from raycurator.backends.ray_actor_pool.scheduling.scheduler import StreamingScheduler
 from raycurator.backends.ray_cluster import alive_nodes, pinned, ray_gpus, run_setup_on_nodes
 from raycurator.stages.base import ProcessingStage
+from raycurator.tasks import Task
 
 logger = logging.getLogger(__name__)
 
@@ -249,8 +250,31 @@ class PoolRuntime:
     # -- the loop ---------------------------------------------------------------------------------
     def run(self, initial: list[Item]) -> None:
         """Drive the scheduler until every stage is finished or the run failed."""
+        self.scheduler.add_initial(initial)
+        self._drive()
+
+    def fetch_results(self) -> list[Task]:
+        """The last stage's outputs. Outputs lost with a node since they were made are made again
+        first (the run goes on until they are), so what is returned is complete."""
         scheduler = self.scheduler
-        scheduler.add_initial(initial)
+        while True:
+            self._watch_nodes(now=True)
+            if not scheduler.done:
+                self._drive()
+            if scheduler.fatal is not None:
+                return []
+            try:
+                return fetch_items(scheduler.results)
+            except ObjectLostError:
+                lost = _lost_refs(scheduler.results)
+                if not lost:
+                    raise
+                logger.warning("%d result object(s) were lost; recomputing their partitions", len(lost))
+                reason = "result objects were lost with their node"
+                scheduler.recover_lost(lambda item, gone=lost: item.ref in gone, reason)
+
+    def _drive(self) -> None:
+        scheduler = self.scheduler
         idle_rounds = 0
         while not scheduler.done:
             for actor_id in scheduler.actors_to_stop():
@@ -306,3 +330,21 @@ class PoolRuntime:
         self._reap_stopped(force=True)
         self._calls.clear()
         self._starting.clear()
+
+
+def fetch_items(items: list[Item]) -> list[Task]:
+    """The tasks behind `items`, fetched once per object."""
+    unique = list({id(item.ref): item.ref for item in items}.values())
+    values = dict(zip((id(r) for r in unique), ray.get(unique), strict=True)) if unique else {}
+    return [values[id(item.ref)] if item.index is None else values[id(item.ref)][item.index] for item in items]
+
+
+def _lost_refs(items: list[Item]) -> set[Any]:
+    """The object references among `items` whose objects are gone."""
+    lost = set()
+    for ref in {id(item.ref): item.ref for item in items}.values():
+        try:
+            ray.get(ref)
+        except ObjectLostError:
+            lost.add(ref)
+    return lost

@@ -92,8 +92,12 @@ class Operator:
 
     @property
     def started(self) -> bool:
-        """Whether an all-inputs stage has begun (its consumed inputs can no longer be replaced)."""
+        """Whether an all-inputs stage has begun (it took in inputs it would need again to redo its work)."""
         return False
+
+    def restart(self) -> None:
+        """Forget what an all-inputs stage took in: it starts over when its inputs come again."""
+        self.consumed_origins = set()
 
     def retry(self, batch: Batch) -> None:
         """Queue a batch again after its actor died."""
@@ -136,6 +140,10 @@ class BarrierOperator(Operator):
     def started(self) -> bool:
         return self.sent
 
+    def restart(self) -> None:
+        super().restart()
+        self.sent = False
+
     def _ready_fresh(self) -> bool:
         return self.upstream_done and bool(self.queue)
 
@@ -164,6 +172,13 @@ class ShuffleOperator(Operator):
     @property
     def started(self) -> bool:
         return self.pieces is not None
+
+    def restart(self) -> None:
+        super().restart()
+        self.num_partitions = None
+        self.pieces = None
+        self.maps_total = self.maps_done = 0
+        self.reduces_left = []
 
     def _start(self) -> None:
         self.num_partitions = self.spec.num_partitions or max(1, len(self.queue))

@@ -5,8 +5,10 @@ Every item carries the source partitions it descends from (`Item.origins`) and t
 object was made. When a node leaves, or a call reports that an input object is gone, the affected
 partitions are closed over everything they share a batch with, every live item of them is
 discarded (queued inputs, calls in flight, collected results) and their source items enter the
-pipeline again. Data that already went into a stage needing all of its inputs at once (a barrier
-or a shuffle) cannot be replaced that way: the run then fails with an error saying so.
+pipeline again. A stage that needs all of its inputs at once (a barrier, a shuffle) and already
+took in data of those partitions starts over, so every partition it took in runs again with them.
+The run fails with a `DataLostError` when a source is gone too, or a partition was recomputed
+`MAX_RECOMPUTES` times.
 """
 
 from __future__ import annotations
@@ -109,7 +111,7 @@ class NodeLossRecovery:
             self._fail_batch(batch, error_type, message, traceback_text)
             self._propagate_done()
             return
-        keys = self._closure(seeds)
+        keys = self._affected(seeds)
         why_not = self._unrecoverable(keys)
         if why_not is not None:
             batch.attempts += 1
@@ -128,7 +130,7 @@ class NodeLossRecovery:
                 seeds.update(item.origins)
         if not seeds:
             return
-        keys = self._closure(seeds)
+        keys = self._affected(seeds)
         why_not = self._unrecoverable(keys)
         if why_not is None:
             self._restart(keys)
@@ -170,13 +172,23 @@ class NodeLossRecovery:
                     grown = True
         return closed
 
+    def _affected(self, seeds: set[str]) -> set[str]:
+        """`seeds` closed over shared batches, and over everything a started all-inputs stage (barrier,
+        shuffle) took in together with them: that stage runs again from the start."""
+        keys = self._closure(seeds)
+        grown = True
+        while grown:
+            grown = False
+            for op in self.operators:
+                if op.started and op.consumed_origins & keys and not op.consumed_origins <= keys:
+                    keys = self._closure(keys | op.consumed_origins)
+                    grown = True
+        return keys
+
     def _unrecoverable(self, keys: set[str]) -> str | None:
         lineage = self.lineage
         if lineage is None:
             return "no lineage is kept for this run"
-        for op in self.operators:
-            if op.started and op.consumed_origins & keys:
-                return f"the lost data had already gone into stage '{op.spec.name}', which needs all its inputs at once"
         missing = sorted(k for k in keys if k not in lineage.sources)
         if missing:
             return f"the source of partition(s) {missing[:3]} is no longer kept"
@@ -198,6 +210,8 @@ class NodeLossRecovery:
             return bool(item.origins & keys)
 
         for op in self.operators:
+            if op.started and op.consumed_origins & keys:
+                op.restart()  # it took in data of these partitions: it starts over when they come again
             self._discard_counted(op, None, op.discard(touched))
             for in_flight in op.in_flight.values():
                 if not in_flight.void and any(touched(i) for i in in_flight.items):

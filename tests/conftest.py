@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -34,6 +36,25 @@ class RaySession:
 
         if ray.is_initialized():
             ray.shutdown()
+
+    @contextmanager
+    def cluster(self, *workers: dict[str, Any]) -> Iterator[Any]:
+        """A simulated multi-node cluster (`ray.cluster_utils.Cluster`): a head with 1 CPU and no
+        dashboard plus one node per `add_node` keyword dict in `workers`; always shut down after."""
+        import ray
+        from ray.cluster_utils import Cluster
+
+        self.suspend()
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+        try:
+            for worker in workers:
+                cluster.add_node(**worker)
+            cluster.wait_for_nodes()
+            yield cluster
+        finally:
+            if ray.is_initialized():
+                ray.shutdown()
+            cluster.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -28,17 +28,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def cluster(ray_session) -> Iterator[Cluster]:
     """Head (1 CPU) + two workers (1 CPU each, one with a logical GPU); the driver is not connected."""
-    ray_session.suspend()
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    try:
-        cluster.add_node(num_cpus=1)
-        cluster.add_node(num_cpus=1, num_gpus=1)
-        cluster.wait_for_nodes()
+    with ray_session.cluster({"num_cpus": 1}, {"num_cpus": 1, "num_gpus": 1}) as cluster:
         yield cluster
-    finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        cluster.shutdown()
 
 
 class WhereAmI(ProcessingStage[DocumentBatch, DocumentBatch]):

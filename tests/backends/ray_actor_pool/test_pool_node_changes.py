@@ -40,17 +40,8 @@ ROWS = 2000  # about 1 MB a task: kept in the object store of the node that made
 @pytest.fixture(scope="module")
 def cluster(ray_session) -> Iterator[Cluster]:
     """Head (1 CPU) + two workers (1 CPU each); the driver connects by address."""
-    ray_session.suspend()
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    try:
-        cluster.add_node(num_cpus=1)
-        cluster.add_node(num_cpus=1)
-        cluster.wait_for_nodes()
+    with ray_session.cluster({"num_cpus": 1}, {"num_cpus": 1}) as cluster:
         yield cluster
-    finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        cluster.shutdown()
 
 
 class Step(ProcessingStage[DocumentBatch, DocumentBatch]):

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-import ray
 from dedup_corpus import Corpus, make_corpus
-from ray.cluster_utils import Cluster
 
 from raycurator.backends.local import LocalExecutor
 from raycurator.backends.ray_actor_pool import RayActorPoolExecutor
@@ -64,16 +62,7 @@ def test_actor_pool_executor_matches_local(local_outcome, source: Path, tmp_path
 
 @pytest.mark.slow
 def test_three_node_cluster_matches_local(local_outcome, source: Path, tmp_path: Path, ray_session) -> None:
-    ray_session.suspend()
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    try:
-        cluster.add_node(num_cpus=1)
-        cluster.add_node(num_cpus=1)
-        cluster.wait_for_nodes()
+    with ray_session.cluster({"num_cpus": 1}, {"num_cpus": 1}) as cluster:
         executor = RayActorPoolExecutor(config={"address": cluster.address}, show_progress=False)
         assert outcome(source, tmp_path, executor) == local_outcome
         assert executor.last_report.status == "succeeded"
-    finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        cluster.shutdown()

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from raycurator.backends.ray_actor_pool.scheduling.capacity import ActorState
 from raycurator.backends.ray_actor_pool.scheduling.items import Batch, Item
-from raycurator.backends.ray_actor_pool.scheduling.lineage import LineageTracker
 from raycurator.backends.ray_actor_pool.scheduling.operators import Operator
-from raycurator.backends.report import StageCounters
+from raycurator.backends.ray_actor_pool.scheduling.state import SchedulerState
 
 
-class RunAccounting:
+class RunAccounting(SchedulerState):
     """Mixin of `StreamingScheduler`: counters, lineage bookkeeping and progress snapshots."""
-
-    operators: list[Operator]
-    members: list[list[StageCounters]]
-    lineage: LineageTracker | None
-    partitions_from_first_stage: bool
-    on_partition_finished: Callable[[str], None] | None
-
-    def stage_actors(self, index: int) -> list[ActorState]:
-        raise NotImplementedError
 
     def _record_members(self, op: Operator, stats: list[Any]) -> None:
         """Per-stage accounting of a fused call, from the figures each member reported."""

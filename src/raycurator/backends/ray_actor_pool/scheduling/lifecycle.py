@@ -3,39 +3,14 @@ the scheduler)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from raycurator.backends.failures import TaskFailure
-from raycurator.backends.ray_actor_pool.scheduling.capacity import ActorState, NodeCapacity
+from raycurator.backends.ray_actor_pool.scheduling.capacity import ActorState
 from raycurator.backends.ray_actor_pool.scheduling.items import Batch
-from raycurator.backends.ray_actor_pool.scheduling.operators import Operator, StageSpec
-from raycurator.backends.ray_actor_pool.scheduling.scheduler_config import SchedulerConfig
-from raycurator.backends.report import StageCounters
+from raycurator.backends.ray_actor_pool.scheduling.state import SchedulerState
 
 
-class ActorLifecycle:
+class ActorLifecycle(SchedulerState):
     """Mixin of `StreamingScheduler`: what happens to an actor's state and batches over its life."""
-
-    config: SchedulerConfig
-    specs: list[StageSpec]
-    operators: list[Operator]
-    members: list[list[StageCounters]]
-    nodes: dict[str, NodeCapacity]
-    actors: dict[str, ActorState]
-    batches: dict[int, Batch]
-    fatal: TaskFailure | None
-    clock: Callable[[], float]
-    _deaths: list[int]
-    _retiring: set[str]
-
-    def _active(self, op: Operator) -> bool:
-        raise NotImplementedError
-
-    def _propagate_done(self) -> None:
-        raise NotImplementedError
-
-    def _fail_batch(self, batch: Batch, error_type: str, message: str, traceback_text: str) -> None:
-        raise NotImplementedError
 
     def on_actor_ready(self, actor_id: str) -> None:
         """An actor finished its set-up and can take batches."""

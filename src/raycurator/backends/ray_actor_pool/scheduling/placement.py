@@ -8,14 +8,12 @@ actor because another stage's idle actor holds the resource (a GPU) has that act
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
 from raycurator.backends.ray_actor_pool.scheduling.capacity import ActorState, NodeCapacity, fits, worker_slots
-from raycurator.backends.ray_actor_pool.scheduling.operators import Operator, ShuffleOperator, StageSpec
-from raycurator.backends.ray_actor_pool.scheduling.scheduler_config import SchedulerConfig
-from raycurator.backends.report import StageCounters
+from raycurator.backends.ray_actor_pool.scheduling.operators import Operator, ShuffleOperator
+from raycurator.backends.ray_actor_pool.scheduling.state import SchedulerState
 
 
 @dataclass
@@ -27,26 +25,8 @@ class ActorRequest:
     node_id: str
 
 
-class ActorPlacement:
+class ActorPlacement(SchedulerState):
     """Mixin of `StreamingScheduler`: the actor-planning decisions over the scheduler's state."""
-
-    config: SchedulerConfig
-    specs: list[StageSpec]
-    operators: list[Operator]
-    members: list[list[StageCounters]]
-    nodes: dict[str, NodeCapacity]
-    actors: dict[str, ActorState]
-    fatal: object | None
-    _actor_ids: itertools.count
-    _deaths: list[int]
-    _retiring: set[str]
-    actors_requested: int
-
-    def _active(self, op: Operator) -> bool:
-        raise NotImplementedError
-
-    def _blocked(self, op: Operator) -> bool:
-        raise NotImplementedError
 
     def stage_actors(self, index: int) -> list[ActorState]:
         return [a for a in self.actors.values() if a.stage_index == index]

@@ -16,11 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from raycurator.backends.failures import TaskFailure
-from raycurator.backends.ray_actor_pool.scheduling.capacity import ActorState, NodeCapacity, fits
+from raycurator.backends.ray_actor_pool.scheduling.capacity import NodeCapacity, fits
 from raycurator.backends.ray_actor_pool.scheduling.items import Batch, Item
-from raycurator.backends.ray_actor_pool.scheduling.lineage import LineageTracker
-from raycurator.backends.ray_actor_pool.scheduling.operators import Operator, ShuffleOperator, StageSpec
-from raycurator.backends.report import StageCounters
+from raycurator.backends.ray_actor_pool.scheduling.operators import Operator, ShuffleOperator
+from raycurator.backends.ray_actor_pool.scheduling.state import SchedulerState
 
 # errors (by type name) that mean an input object of a call is gone, not that the stage failed
 LOST_DATA_ERRORS = frozenset(
@@ -37,34 +36,8 @@ LOST_DATA_ERRORS = frozenset(
 MAX_RECOMPUTES = 3  # times one source partition may be run again before the run gives up
 
 
-class NodeLossRecovery:
+class NodeLossRecovery(SchedulerState):
     """Mixin of `StreamingScheduler`: node membership changes and recomputation of lost data."""
-
-    operators: list[Operator]
-    specs: list[StageSpec]
-    members: list[list[StageCounters]]
-    nodes: dict[str, NodeCapacity]
-    actors: dict[str, ActorState]
-    batches: dict[int, Batch]
-    results: list[Item]
-    fatal: TaskFailure | None
-    lineage: LineageTracker | None
-    partitions_from_first_stage: bool
-    _recomputes: dict[str, int]
-    recomputed_partitions: int
-    results_discarded: int
-
-    def on_actor_died(self, actor_id: str) -> list[Batch]:
-        raise NotImplementedError
-
-    def _propagate_done(self) -> None:
-        raise NotImplementedError
-
-    def _finish_call(self, batch: Batch) -> Operator:
-        raise NotImplementedError
-
-    def _fail_batch(self, batch: Batch, error_type: str, message: str, traceback_text: str) -> None:
-        raise NotImplementedError
 
     # -- membership -------------------------------------------------------------------------------
     def on_node_added(self, node: NodeCapacity) -> None:

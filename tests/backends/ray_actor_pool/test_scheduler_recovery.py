@@ -239,6 +239,17 @@ def test_a_void_batch_that_crashes_is_dropped_quietly():
     d.assert_balanced(drv.s)
 
 
+def test_the_inputs_of_a_void_batch_are_not_recomputed_twice():
+    drv, shared = _shared_batch_state()  # runs on n2 with inputs made on n1 and n2
+    drv.s.recover_lost(lambda item: item.meta.task_id == "t1>a", "t1>a is gone")
+    assert shared.void and shared.batch_id in drv.running and drv.s._recomputes == {"t0": 1, "t1": 1}
+    drv.s.recover_lost(lambda item: item.node_id == "n1", "objects made on n1 are gone")
+    assert drv.s._recomputes["t0"] == 1 and drv.s._recomputes["t1"] == 1, "their inputs were discarded already"
+    drv.run()
+    assert drv.s.fatal is None and _result_ids(drv) == _exactly_once(6, ABC)
+    d.assert_balanced(drv.s)
+
+
 # -- calls that report lost input objects ----------------------------------------------------------------------
 @pytest.mark.parametrize("error_type", sorted(LOST_DATA_ERRORS))
 def test_lost_inputs_of_a_call_are_recomputed_with_lineage(error_type):

@@ -115,11 +115,15 @@ class NodeLossRecovery(SchedulerState):
                 message=_cannot(reason, why_not),
             )
 
+    def _live_batches(self, op: Operator) -> list[Batch]:
+        """Batches of `op` waiting for a retry or in flight (not those already discarded)."""
+        return [b for b in [*op.retry_queue, *op.in_flight.values()] if not b.void]
+
     def _live_items(self) -> Iterator[tuple[Operator | None, Item]]:
         for op in self.operators:
             for item in op.queue:
                 yield op, item
-            for batch in [*op.retry_queue, *op.in_flight.values()]:
+            for batch in self._live_batches(op):
                 for item in batch.items:
                     yield op, item
             if isinstance(op, ShuffleOperator) and op.pieces is not None:
@@ -133,7 +137,7 @@ class NodeLossRecovery(SchedulerState):
         """The partitions that share a batch or an object with `seeds`, transitively."""
         groups = [item.origins for _, item in self._live_items()]
         for op in self.operators:
-            for batch in [*op.retry_queue, *op.in_flight.values()]:
+            for batch in self._live_batches(op):
                 groups.append(frozenset().union(*(item.origins for item in batch.items)))
         closed = set(seeds)
         grown = True

@@ -6,6 +6,7 @@ import json
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,6 +53,8 @@ class Step(ProcessingStage[DocumentBatch, DocumentBatch]):
         self._resources = Resources(cpus=1)
 
     def setup_on_node(self, node_info=None, worker_metadata=None) -> None:
+        if Path(self.marker_dir, "refuse_setup").exists():
+            raise RuntimeError("this node is not fit for the stage")
         Path(self.marker_dir, f"node_setup__{self.name}__{node_info.node_id}").touch()
 
     def process(self, task: DocumentBatch) -> DocumentBatch:
@@ -168,6 +171,17 @@ def test_a_node_that_joins_mid_run_is_set_up_and_used(cluster, tmp_path) -> None
     assert any(node == added for node, _ in markers(tmp_path, "c")), "no batch ran on the new node"
 
 
+def test_a_node_that_joins_but_fails_setup_on_node_is_not_used(cluster, tmp_path) -> None:
+    run = Run(cluster, pipeline(tmp_path, 0.5), tasks(10))
+    run.wait_for(lambda: len(markers(tmp_path, "c")) >= 1)
+    (tmp_path / "refuse_setup").touch()
+    added = cluster.add_node(num_cpus=1).node_id
+    outputs = run.finish()
+    assert rows_of(outputs) == expected_rows(10), "the run went on without the node"
+    assert run.executor.last_report.extra.get("nodes", {}).get("added", []) == []
+    assert not any(node == added for stage in "abc" for node, _ in markers(tmp_path, stage))
+
+
 @pytest.mark.parametrize("fused", [False, True], ids=["separate", "fused"])
 def test_a_lost_node_loses_nothing_and_its_data_is_recomputed(cluster, tmp_path, fused) -> None:
     head = cluster.head_node.node_id
@@ -177,8 +191,14 @@ def test_a_lost_node_loses_nothing_and_its_data_is_recomputed(cluster, tmp_path,
         cluster.wait_for_nodes()
     run = Run(cluster, pipeline(tmp_path, 0.3), tasks(count), fuse_stages=fused)
     # a worker node where the last stage already produced results (they die with it)
-    run.wait_for(lambda: len(markers(tmp_path, "c")) >= 6 and any(n != head for n, _ in markers(tmp_path, "c")))
-    victim_id = next(n for n, _ in markers(tmp_path, "c") if n != head)
+
+    def finished_results_on_a_worker() -> str | None:
+        # a worker where the last stage began a second batch, so its first result is stored there
+        counts = Counter(n for n, _ in markers(tmp_path, "c") if n != head)
+        return next((node for node, n in counts.items() if n >= 2), None)
+
+    run.wait_for(lambda: finished_results_on_a_worker() is not None)
+    victim_id = finished_results_on_a_worker()
     cluster.remove_node(next(n for n in cluster.worker_nodes if n.node_id == victim_id))
     outputs = run.finish()
     assert rows_of(outputs) == expected_rows(count), "output differs from a clean run"
@@ -245,19 +265,26 @@ def test_a_writer_pipeline_survives_losing_the_node_that_made_its_partitions(clu
     assert report.extra["nodes"]["lost"] == [victim_id] and report.balanced
 
 
-def test_a_lost_node_after_a_shuffle_ran_restarts_the_shuffle_and_loses_nothing(cluster, tmp_path) -> None:
+def test_a_lost_node_after_a_shuffle_ran_restarts_the_shuffle_and_loses_nothing(cluster, tmp_path, monkeypatch) -> None:
     """Data lost after an all-inputs stage (a shuffle) consumed it: the shuffle runs again with
-    every partition it took in, and the output equals a clean run's."""
+    every partition it took in, and the output equals a clean run's. The node goes when every
+    stage is done and the results (each made from all partitions) sit on the workers."""
     while len(cluster.worker_nodes) < 2:
         cluster.add_node(num_cpus=1)
     cluster.wait_for_nodes()
-    head = cluster.head_node.node_id
+    fetch = PoolRuntime.fetch_results
+    victims: list[str] = []
+
+    def lose_a_node_then_fetch(runtime: PoolRuntime):
+        if not victims:
+            victims.append(next(n for n, _ in markers(tmp_path, "b")))
+            cluster.remove_node(next(n for n in cluster.worker_nodes if n.node_id == victims[0]))
+        return fetch(runtime)
+
+    monkeypatch.setattr(PoolRuntime, "fetch_results", lose_a_node_then_fetch)
     count = 12
-    stages = [Step("a", 2, str(tmp_path)), ShuffleStage("k", num_partitions=6), Step("b", 3, str(tmp_path), 0.3)]
-    run = Run(cluster, stages, tasks(count))
-    run.wait_for(lambda: any(n != head for n, _ in markers(tmp_path, "b")))  # the shuffle ran; b's outputs exist
-    victim_id = next(n for n, _ in markers(tmp_path, "b") if n != head)
-    cluster.remove_node(next(n for n in cluster.worker_nodes if n.node_id == victim_id))
+    stages = [Step("a", 2, str(tmp_path)), ShuffleStage("k", num_partitions=6), Step("b", 3, str(tmp_path))]
+    run = Run(cluster, stages, tasks(count), ignore_head_node=True)
     outputs = run.finish()
     rows = sorted(
         row
@@ -266,7 +293,7 @@ def test_a_lost_node_after_a_shuffle_ran_restarts_the_shuffle_and_loses_nothing(
     )
     assert rows == sorted((k, 2 * k, 3 * k) for k in range(count * ROWS)), "output differs from a clean run"
     report = run.executor.last_report
-    assert report.extra["nodes"]["lost"] == [victim_id] and report.balanced
+    assert report.extra["nodes"]["lost"] == victims and report.balanced
     assert report.extra["nodes"]["partitions_recomputed"] == count, "the shuffle took in every partition"
     assert report.stage("ShuffleStage").tasks_in == 2 * count
 

@@ -175,14 +175,16 @@ class PoolRuntime:
             self.nodes_lost.append(node_id)
             for actor_id in self.scheduler.on_node_lost(node_id):
                 self.handles.pop(actor_id, None)
-        joined = [node for node_id, node in alive.items() if node_id not in self._known_nodes]
-        if joined:
-            run_setup_on_nodes(self.node_setup_stages, joined)
-            for node in joined:
-                logger.info("node %s joined the cluster: the run will use it", node.node_id)
-                self._known_nodes.add(node.node_id)
-                self.nodes_added.append(node.node_id)
-                self.scheduler.on_node_added(NodeCapacity(node.node_id, node.cpus, node.gpus))
+        for node in [node for node_id, node in alive.items() if node_id not in self._known_nodes]:
+            self._known_nodes.add(node.node_id)
+            try:
+                run_setup_on_nodes(self.node_setup_stages, [node])
+            except (RuntimeError, RayActorError, RayTaskError) as error:  # the run goes on without that node
+                logger.warning("node %s joined the cluster, but the run will not use it: %s", node.node_id, error)
+                continue
+            logger.info("node %s joined the cluster: the run will use it", node.node_id)
+            self.nodes_added.append(node.node_id)
+            self.scheduler.on_node_added(NodeCapacity(node.node_id, node.cpus, node.gpus))
 
     def _secure_sources(self) -> None:
         """Copy source partitions made by a source stage into objects the driver owns, so that

@@ -118,6 +118,31 @@ def test_source_partitions_made_on_a_worker_are_copied_to_driver_owned_objects(s
     assert lineage.unsecured == []
 
 
+def two_workers(cluster: Cluster) -> None:
+    """Earlier tests of the module add and remove nodes: make sure two workers are up."""
+    while len(cluster.worker_nodes) < 2:
+        cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+
+
+def lose_a_worker_before_the_results_are_fetched(
+    cluster: Cluster, monkeypatch, marker_dir: Path, stage: str
+) -> list[str]:
+    """When the run is done and fetches its results, remove a worker where `stage` ran (whose
+    results are stored there; the run must not use the head node). Returns [the removed node]."""
+    fetch = PoolRuntime.fetch_results
+    victims: list[str] = []
+
+    def lose_a_node_then_fetch(runtime: PoolRuntime):
+        if not victims:
+            victims.append(next(n for n, _ in markers(marker_dir, stage)))
+            cluster.remove_node(next(n for n in cluster.worker_nodes if n.node_id == victims[0]))
+        return fetch(runtime)
+
+    monkeypatch.setattr(PoolRuntime, "fetch_results", lose_a_node_then_fetch)
+    return victims
+
+
 class Run:
     """`execute` on a thread (the main thread changes the cluster: `Cluster.add_node` needs it)."""
 
@@ -186,9 +211,7 @@ def test_a_node_that_joins_but_fails_setup_on_node_is_not_used(cluster, tmp_path
 def test_a_lost_node_loses_nothing_and_its_data_is_recomputed(cluster, tmp_path, fused) -> None:
     head = cluster.head_node.node_id
     count = 24
-    if not any(n.node_id != head for n in cluster.worker_nodes) or len(cluster.worker_nodes) < 2:
-        cluster.add_node(num_cpus=1)  # keep two workers: one to lose, one to go on with
-        cluster.wait_for_nodes()
+    two_workers(cluster)  # one to lose, one to go on with
     run = Run(cluster, pipeline(tmp_path, 0.3), tasks(count), fuse_stages=fused)
     # a worker node where the last stage already produced results (they die with it)
 
@@ -235,9 +258,7 @@ class Slow(ProcessingStage[DocumentBatch, DocumentBatch]):
 def test_a_writer_pipeline_survives_losing_the_node_that_made_its_partitions(cluster, tmp_path) -> None:
     """The CLI's shape (partitioning -> read -> filter -> write, nothing collected): the node where the
     source partitions were made is lost part-way; the written output equals a clean run's."""
-    while len(cluster.worker_nodes) < 2:
-        cluster.add_node(num_cpus=1)
-    cluster.wait_for_nodes()
+    two_workers(cluster)
     data, out, marks = tmp_path / "in", tmp_path / "out", tmp_path / "marks"
     data.mkdir()
     marks.mkdir()
@@ -269,19 +290,8 @@ def test_a_lost_node_after_a_shuffle_ran_restarts_the_shuffle_and_loses_nothing(
     """Data lost after an all-inputs stage (a shuffle) consumed it: the shuffle runs again with
     every partition it took in, and the output equals a clean run's. The node goes when every
     stage is done and the results (each made from all partitions) sit on the workers."""
-    while len(cluster.worker_nodes) < 2:
-        cluster.add_node(num_cpus=1)
-    cluster.wait_for_nodes()
-    fetch = PoolRuntime.fetch_results
-    victims: list[str] = []
-
-    def lose_a_node_then_fetch(runtime: PoolRuntime):
-        if not victims:
-            victims.append(next(n for n, _ in markers(tmp_path, "b")))
-            cluster.remove_node(next(n for n in cluster.worker_nodes if n.node_id == victims[0]))
-        return fetch(runtime)
-
-    monkeypatch.setattr(PoolRuntime, "fetch_results", lose_a_node_then_fetch)
+    two_workers(cluster)
+    victims = lose_a_worker_before_the_results_are_fetched(cluster, monkeypatch, tmp_path, "b")
     count = 12
     stages = [Step("a", 2, str(tmp_path)), ShuffleStage("k", num_partitions=6), Step("b", 3, str(tmp_path))]
     run = Run(cluster, stages, tasks(count), ignore_head_node=True)
@@ -303,19 +313,8 @@ def test_results_lost_after_the_last_stage_are_made_again_before_they_are_return
 ) -> None:
     """A node lost between the end of processing and the fetch of the results (the narrowest
     window): the results it held are recomputed, and `execute` returns every one of them."""
-    while len(cluster.worker_nodes) < 2:
-        cluster.add_node(num_cpus=1)
-    cluster.wait_for_nodes()
-    fetch = PoolRuntime.fetch_results
-    victims: list[str] = []
-
-    def lose_a_node_then_fetch(runtime: PoolRuntime):
-        if not victims:  # every stage is done here; results sit on the workers (the head is not used)
-            victims.append(next(n for n, _ in markers(tmp_path, "c")))
-            cluster.remove_node(next(n for n in cluster.worker_nodes if n.node_id == victims[0]))
-        return fetch(runtime)
-
-    monkeypatch.setattr(PoolRuntime, "fetch_results", lose_a_node_then_fetch)
+    two_workers(cluster)
+    victims = lose_a_worker_before_the_results_are_fetched(cluster, monkeypatch, tmp_path, "c")
     count = 8
     run = Run(cluster, pipeline(tmp_path, 0.0), tasks(count), ignore_head_node=True, fuse_stages=True)
     outputs = run.finish()

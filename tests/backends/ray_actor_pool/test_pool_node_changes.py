@@ -108,13 +108,19 @@ def test_source_partitions_made_on_a_worker_are_copied_to_driver_owned_objects(s
     lineage = LineageTracker(set(), lambda item: item.meta.task_id)
     items = [Item(made, i, TaskMeta(f"p{i}", 1, 0, (f"/data/{i}.jsonl",)), node_id=node) for i in range(3)]
     payload = Item(ray.put([1, 2]), None, TaskMeta("doc", 2, 1 << 20), node_id=node)
-    lineage.admit([*items, payload])
+    mixed = ray.put(["no payload", "payload"])  # one object: fetching it would pull the payload too
+    mixed_items = [
+        Item(mixed, 0, TaskMeta("m0", 1, 0), node_id=node),
+        Item(mixed, 1, TaskMeta("m1", 1, 9), node_id=node),
+    ]
+    lineage.admit([*items, payload, *mixed_items])
     scheduler = StreamingScheduler([StageSpec("s")], [NodeCapacity(node, 1.0)], lineage=lineage)
     PoolRuntime([], scheduler)._secure_sources()
     secured = [lineage.sources[f"p{i}"][0] for i in range(3)]
     assert all(item.node_id == "" and item.index is None and item.ref != made for item in secured)
     assert [ray.get(item.ref).data for item in secured] == [[f"/data/{i}.jsonl"] for i in range(3)]
     assert lineage.sources["doc"][0].node_id == node, "a payload must not be pulled through the driver"
+    assert [lineage.sources[k][0].node_id for k in ("m0", "m1")] == [node, node], "nor an object holding one"
     assert lineage.unsecured == []
 
 

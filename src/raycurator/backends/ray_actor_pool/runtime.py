@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 _ACTOR_GONE = (RayActorError,)
 NODE_CHECK_INTERVAL_S = 1.0
+SECURE_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -193,13 +194,18 @@ class PoolRuntime:
         lineage = self.scheduler.lineage
         if lineage is None or not lineage.unsecured:
             return
-        items = [item for item in lineage.unsecured if item.meta.nbytes == 0]
+        by_object: dict[int, list[Item]] = {}
+        for item in lineage.unsecured:
+            by_object.setdefault(id(item.ref), []).append(item)
         lineage.unsecured = []
-        refs = list({id(item.ref): item.ref for item in items}.values())
+        # an object is fetched only if nothing in it carries a payload
+        groups = [group for group in by_object.values() if all(item.meta.nbytes == 0 for item in group)]
+        items = [item for group in groups for item in group]
+        refs = [group[0].ref for group in groups]
         try:
-            values = dict(zip((id(r) for r in refs), ray.get(refs), strict=True))
-        except ObjectLostError:
-            return  # already gone: recovery says so if they are needed
+            values = dict(zip((id(r) for r in refs), ray.get(refs, timeout=SECURE_TIMEOUT_S), strict=True))
+        except (ObjectLostError, GetTimeoutError):
+            return  # gone or out of reach: recovery says so if they are needed
         for item in items:
             value = values[id(item.ref)]
             item.ref, item.index, item.node_id = ray.put(value if item.index is None else value[item.index]), None, ""

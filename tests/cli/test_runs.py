@@ -104,7 +104,8 @@ def test_full_curation_example_locally(cli, corpus_dir, tmp_path):
         f"stages.8.params.path={out}",
     )
     assert result.returncode == 0, str(result)
-    assert "(the local executor keeps no run report)" in result.stdout
+    assert "(the local executor writes no run report files)" in result.stdout
+    assert "every input accounted for: yes" in result.stdout
     rows = jsonl_rows(out)
     kinds = Counter(row["kind"] for row in rows)
     assert not [k for k in kinds if k.startswith("junk_")], kinds

@@ -39,11 +39,13 @@ class BaseStageAdapter:
         self.stage = stage
         self._timer = StageTimer(stage.name)
         self.last_output_counts: list[int] | None = None
+        self.last_custom_metrics: dict[str, float] = {}  # what the last successful call logged
 
     def process_batch(self, tasks: list[Task]) -> list[Task]:
         """Run the stage's `process_batch`, attach one `StagePerfStats` to every output task."""
         self.stage._consume_custom_metrics()
         self.stage._consume_output_counts()
+        self.last_custom_metrics = {}
         self._timer.reinit(sum(t.data_size_bytes() for t in tasks))
         with self._timer.time_process(len(tasks)):
             outputs = self.stage.process_batch(tasks)
@@ -51,7 +53,8 @@ class BaseStageAdapter:
             outputs = []
         elif not isinstance(outputs, list):
             outputs = [outputs]
-        stats = self._timer.log_stats(self.stage._consume_custom_metrics())
+        self.last_custom_metrics = self.stage._consume_custom_metrics()
+        stats = self._timer.log_stats(self.last_custom_metrics)
         if not getattr(self.stage, "records_own_perf", False):  # e.g. fused stages: members record theirs
             for task in outputs:
                 task.add_stage_perf(stats)

@@ -38,6 +38,7 @@ class StageCounters:
     max_queued: int = 0
     first_start: float | None = None
     last_end: float | None = None
+    custom_metrics: dict[str, float] = field(default_factory=dict)
 
     @property
     def balanced(self) -> bool:
@@ -58,6 +59,11 @@ class StageCounters:
             attributed = min(num_inputs, num_outputs)
         self.tasks_attributed += attributed
         self.tasks_filtered += num_inputs - attributed
+
+    def add_custom_metrics(self, metrics: dict[str, float] | None) -> None:
+        """Add the custom metrics one call of the stage logged (`ProcessingStage._log_metric`)."""
+        for name, value in (metrics or {}).items():
+            self.custom_metrics[name] = self.custom_metrics.get(name, 0.0) + float(value)
 
     def mark_active(self, start: float, end: float) -> None:
         """Widen the stage's active window."""

@@ -243,6 +243,20 @@ def stage_table(stages: list[dict[str, Any]]) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def custom_metrics_table(stages: list[dict[str, Any]]) -> str:
+    """One row per (stage, custom metric) the stages logged; "" when none did."""
+    rows = [
+        f'<tr><td class="name">{_e(stage.get("stage_name"))}</td><td class="name">{_e(name)}</td>'
+        f"<td>{_num(value, 2 if isinstance(value, float) and not float(value).is_integer() else 0)}</td></tr>"
+        for stage in stages
+        for name, value in sorted((stage.get("custom_metrics") or {}).items())
+    ]
+    if not rows:
+        return ""
+    head = '<tr><th class="name">stage</th><th class="name">metric</th><th>total</th></tr>'
+    return f'<table class="custom-metrics">{head}{"".join(rows)}</table>'
+
+
 def run_totals(stages: list[dict[str, Any]]) -> dict[str, int]:
     """Rows read (out of the leading reader stages), removed (by all stages), written or returned."""
     rows_read = 0
@@ -322,6 +336,10 @@ def render_report_html(report: dict[str, Any]) -> str:
     parts.append("<h2>Stages</h2>")
     if stages:
         parts.append(stage_table(stages))
+        metrics = custom_metrics_table(stages)
+        if metrics:
+            parts.append("<h2>Custom metrics per stage</h2>")
+            parts.append(metrics)
         parts.append("<h2>Rows kept and removed per stage</h2>")
         parts.append(
             _legend(

@@ -96,6 +96,23 @@ def summary_table(report: dict[str, Any]) -> Table:
     return table
 
 
+def custom_metrics_lines(report: dict[str, Any]) -> list[str]:
+    """`stage: name=value, ...` for every stage that logged custom metrics."""
+    lines = []
+    for stage in report.get("stages") or []:
+        metrics = stage.get("custom_metrics") or {}
+        if metrics:
+            values = ", ".join(f"{name}={_metric_text(value)}" for name, value in sorted(metrics.items()))
+            lines.append(f"{stage.get('stage_name')}: {values}")
+    return lines
+
+
+def _metric_text(value: Any) -> str:
+    if isinstance(value, int | float) and float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.3f}" if isinstance(value, int | float) else str(value)
+
+
 def print_report(report: dict[str, Any], console: Console, run_dir: Path | None = None) -> None:
     """The summary table, run totals, and the paths of the report files."""
     console.print(summary_table(report))
@@ -113,6 +130,11 @@ def print_report(report: dict[str, Any], console: Console, run_dir: Path | None 
         f"at the end: {totals['rows_final']:,}; failed tasks: {totals['tasks_failed']}; retries: {totals['retries']}",
         highlight=False,
     )
+    metric_lines = custom_metrics_lines(report)
+    if metric_lines:
+        console.print("custom metrics:", highlight=False)
+        for line in metric_lines:
+            console.print(Text("  " + line), highlight=False, soft_wrap=True)
     nodes = (report.get("extra") or {}).get("nodes")
     if isinstance(nodes, dict):
         console.print(

@@ -126,7 +126,11 @@ def _finish_report(built: BuiltPipeline, out: Console) -> tuple[Path | None, dic
         out.print(f"(the {built.executor_type.name} executor keeps no run report)", markup=False)
         return None, None
     data = report.to_dict()
-    run_dir = Path(data.get("log_dir") or ".")
+    if not data.get("log_dir"):  # kept in memory only (the local executor without a log_dir)
+        print_report(data, out, None)
+        out.print(f"(the {built.executor_type.name} executor writes no run report files)", markup=False)
+        return None, data
+    run_dir = Path(data["log_dir"])
     try:
         if not (run_dir / "report.html").exists():
             write_report_html(run_dir, data)

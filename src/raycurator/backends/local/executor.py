@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
+import uuid
 
 from raycurator.backends.base import (
     BaseExecutor,
@@ -16,6 +18,7 @@ from raycurator.backends.base import (
     stage_error,
     starting_tasks,
 )
+from raycurator.backends.report import RunReport, StageCounters
 from raycurator.errors import StageExecutionError
 from raycurator.stages.base import ProcessingStage
 from raycurator.tasks import Task
@@ -24,35 +27,85 @@ logger = logging.getLogger(__name__)
 
 
 class LocalExecutor(BaseExecutor):
-    """Runs the stages sequentially in the calling process through `BaseStageAdapter`."""
+    """Runs the stages sequentially in the calling process through `BaseStageAdapter`.
+
+    Keeps a `RunReport` of the last run in `last_report` (per-stage counters and the custom
+    metrics stages logged); it is written as `report.json` only when `config["log_dir"]` is set.
+    """
+
+    def __init__(self, config: dict | None = None) -> None:
+        super().__init__(config)
+        self.last_report: RunReport | None = None
 
     def execute(self, stages: list[ProcessingStage], initial_tasks: list[Task] | None = None) -> list[Task]:
         tasks = starting_tasks(initial_tasks)
+        log_dir = self.config.get("log_dir")
+        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        report = RunReport(
+            run_id=run_id,
+            executor=type(self).__name__,
+            mode="sequential",
+            stages=[StageCounters(stage.name) for stage in stages],
+            log_dir=os.path.join(str(log_dir), run_id) if log_dir else None,
+        )
+        self.last_report = report
+        try:
+            for stage, counters in zip(stages, report.stages, strict=True):
+                tasks = self._run_stage(stage, tasks, counters)
+            report.status = "succeeded"
+        except BaseException as error:
+            report.status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+            report.error = f"{type(error).__name__}: {error}".split("\n--- original traceback")[0]
+            raise
+        finally:
+            report.finished_at = time.time()
+            if report.log_dir:
+                try:
+                    report.write(report.log_dir)
+                except OSError as error:
+                    logger.warning("could not write the run report to %s: %s", report.log_dir, error)
+        return tasks
+
+    def _run_stage(self, stage: ProcessingStage, tasks: list[Task], counters: StageCounters) -> list[Task]:
         node = NodeInfo(node_id=f"local-{socket.gethostname()}")
         worker = WorkerMetadata(worker_id=f"local-{os.getpid()}")
-        for stage in stages:
-            adapter = BaseStageAdapter(stage)
-            try:
-                adapter.setup_on_node(node, worker)
-                adapter.setup(worker)
-            except Exception as error:
-                raise stage_error(stage, [], error) from error
-            try:
-                size = len(tasks) if stage.is_barrier else effective_batch_size(stage)
-                outputs: list[Task] = []
-                for batch in iter_batches(tasks, size) if tasks else []:
-                    try:
-                        outputs.extend(adapter.process_batch(batch))
-                    except Exception as error:
-                        raise stage_error(stage, batch, error) from error
-            finally:
+        adapter = BaseStageAdapter(stage)
+        counters.tasks_in = len(tasks)
+        counters.actors_started = 1
+        try:
+            adapter.setup_on_node(node, worker)
+            adapter.setup(worker)
+        except Exception as error:
+            counters.tasks_failed = len(tasks)
+            raise stage_error(stage, [], error) from error
+        try:
+            size = len(tasks) if stage.is_barrier else effective_batch_size(stage)
+            outputs: list[Task] = []
+            for batch in iter_batches(tasks, size) if tasks else []:
+                start = time.time()
                 try:
-                    adapter.teardown()
-                except Exception as error:  # a failing teardown must not hide the real error
-                    logger.warning("teardown of stage '%s' failed: %s", stage.name, error)
-            logger.info("stage '%s': %d task(s) in, %d out", stage.name, len(tasks), len(outputs))
-            tasks = outputs
-        return tasks
+                    produced = adapter.process_batch(batch)
+                except Exception as error:
+                    counters.tasks_failed += len(batch)
+                    raise stage_error(stage, batch, error) from error
+                counters.record_batch(
+                    len(batch),
+                    len(produced),
+                    adapter.last_output_counts,
+                    sum(t.num_items for t in batch),
+                    sum(t.num_items for t in produced),
+                )
+                counters.add_custom_metrics(adapter.last_custom_metrics)
+                counters.busy_s += time.time() - start
+                counters.mark_active(start, time.time())
+                outputs.extend(produced)
+        finally:
+            try:
+                adapter.teardown()
+            except Exception as error:  # a failing teardown must not hide the real error
+                logger.warning("teardown of stage '%s' failed: %s", stage.name, error)
+        logger.info("stage '%s': %d task(s) in, %d out", stage.name, len(tasks), len(outputs))
+        return outputs
 
 
 __all__ = ["LocalExecutor", "StageExecutionError"]

@@ -19,7 +19,7 @@ import ray
 
 from raycurator.backends.base import BaseStageAdapter, NodeInfo, WorkerMetadata
 from raycurator.backends.failures import TaskFailure
-from raycurator.backends.ray_actor_pool.fusion import MemberStageError, MemberStats
+from raycurator.backends.ray_actor_pool.fusion import MemberStageError, MemberStats, add_metrics
 from raycurator.backends.ray_actor_pool.scheduling.items import BatchSummary, TaskMeta
 from raycurator.stages.base import ProcessingStage
 from raycurator.tasks import Task
@@ -115,6 +115,7 @@ class RayActorPoolStageAdapter(BaseStageAdapter):
         try:
             outputs = self.process_batch(tasks)
             counts = self.last_output_counts
+            metrics = dict(self.last_custom_metrics)
             members = self._member_stats(None)
             failures: list[TaskFailure] = []
             failed: list[int] = []
@@ -128,7 +129,7 @@ class RayActorPoolStageAdapter(BaseStageAdapter):
                     member_stats=self._member_stats(None),
                 )
                 return [], summary
-            outputs, counts, failures, failed, members = self._one_by_one(tasks)
+            outputs, counts, failures, failed, members, metrics = self._one_by_one(tasks)
         summary = self._summary(
             outputs=[task_meta(t) for t in outputs],
             output_counts=counts,
@@ -138,6 +139,7 @@ class RayActorPoolStageAdapter(BaseStageAdapter):
             failures=failures,
             failed_input_positions=failed,
             member_stats=members,
+            custom_metrics=metrics,
         )
         return outputs, summary
 
@@ -169,12 +171,14 @@ class RayActorPoolStageAdapter(BaseStageAdapter):
             for name in ("tasks_in", "tasks_out", "filtered", "failed", "rows_in", "rows_out", "process_time"):
                 setattr(total, name, getattr(total, name) + getattr(member, name))
             total.output_counts.extend(member.output_counts)
+            add_metrics(total.custom_metrics, member.custom_metrics)
         return merged
 
     def _one_by_one(
         self, tasks: list[Task]
-    ) -> tuple[list[Task], list[int], list[TaskFailure], list[int], list[MemberStats] | None]:
+    ) -> tuple[list[Task], list[int], list[TaskFailure], list[int], list[MemberStats] | None, dict[str, float]]:
         outputs: list[Task] = []
+        metrics: dict[str, float] = {}
         counts: list[int] = []
         failures: list[TaskFailure] = []
         failed: list[int] = []
@@ -190,9 +194,10 @@ class RayActorPoolStageAdapter(BaseStageAdapter):
                 members = self._member_stats(members)
                 continue
             members = self._member_stats(members)
+            add_metrics(metrics, self.last_custom_metrics)
             outputs.extend(produced)
             counts.append(len(produced))
-        return outputs, counts, failures, failed, members
+        return outputs, counts, failures, failed, members, metrics
 
 
 class ShuffleStageAdapter(RayActorPoolStageAdapter):
@@ -244,7 +249,8 @@ class ShuffleStageAdapter(RayActorPoolStageAdapter):
             failure.task_id = f"{self.stage.name}-partition-{partition_index:05d}"
             return [], self._summary(failures=[failure], failed_input_positions=[], process_time=0.0)
         outputs = [merged] if merged is not None else []
-        stats = self._timer.log_stats(self.stage._consume_custom_metrics())
+        metrics = self.stage._consume_custom_metrics()
+        stats = self._timer.log_stats(metrics)
         for task in outputs:
             task.add_stage_perf(stats)
         return outputs, self._summary(
@@ -252,6 +258,7 @@ class ShuffleStageAdapter(RayActorPoolStageAdapter):
             rows_in=sum(t.num_rows for t in tables),
             rows_out=sum(t.num_items for t in outputs),
             process_time=time.perf_counter() - start,
+            custom_metrics=metrics,
         )
 
 

@@ -32,6 +32,7 @@ class MemberStats:
     rows_out: int = 0
     process_time: float = 0.0
     output_counts: list[int] = field(default_factory=list)
+    custom_metrics: dict[str, float] = field(default_factory=dict)
 
 
 class MemberStageError(Exception):
@@ -93,6 +94,7 @@ class FusedStage(ProcessingStage[Task, Task]):
                     counts if counts and len(counts) == len(chunk) else _attributed(len(chunk), len(outputs))
                 )
                 record.process_time += adapter._timer.log_stats().process_time
+                add_metrics(record.custom_metrics, adapter.last_custom_metrics)
                 produced.extend(outputs)
             record.tasks_out = len(produced)
             record.rows_out = sum(t.num_items for t in produced)
@@ -102,6 +104,13 @@ class FusedStage(ProcessingStage[Task, Task]):
         self.last_member_stats = stats
         self._output_counts = stats[0].output_counts if stats else []
         return current
+
+
+def add_metrics(total: dict[str, float], metrics: dict[str, float] | None) -> dict[str, float]:
+    """Add `metrics` into `total` name by name; returns `total`."""
+    for name, value in (metrics or {}).items():
+        total[name] = total.get(name, 0.0) + float(value)
+    return total
 
 
 def _attributed(inputs: int, outputs: int) -> list[int]:

@@ -26,6 +26,7 @@ class RunAccounting(SchedulerState):
             counters.rows_in += member.rows_in
             counters.rows_out += member.rows_out
             counters.busy_s += member.process_time
+            counters.add_custom_metrics(member.custom_metrics)
 
     def _trace(self, op: Operator, batch: Batch, outputs: list[Item], failed_positions: set[int]) -> None:
         """Lineage bookkeeping of a finished call (outputs counted before inputs are released)."""

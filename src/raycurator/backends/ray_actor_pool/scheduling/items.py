@@ -48,6 +48,7 @@ class BatchSummary:
     failed_input_positions: list[int] = field(default_factory=list)
     partition_rows: list[int] | None = None
     member_stats: list[Any] | None = None  # per member of a fused stage (fusion.MemberStats)
+    custom_metrics: dict[str, float] = field(default_factory=dict)  # logged by the stage, summed over the call
     node_id: str = ""
     worker_id: str = ""
 

@@ -278,6 +278,8 @@ class StreamingScheduler(ActorLifecycle, ActorPlacement, RunAccounting, NodeLoss
         else:
             counters.tasks_out += len(outputs)
             counters.rows_out += summary.rows_out
+        if summary.member_stats is None:
+            counters.add_custom_metrics(summary.custom_metrics)
         self._route(op, outputs)
         self._propagate_done()
 

@@ -124,19 +124,24 @@ def find_stage_class(name: str) -> type[ProcessingStage]:
 
 
 def find_helper_class(name: str) -> type | None:
-    """The helper or stage class called `name`, a dotted-path class, or None."""
+    """The registered helper or stage class called `name`, or None (dotted paths: `import_dotted`)."""
     helpers = helper_classes()
     if name in helpers:
         return helpers[name]
     if name in stage_classes():
         return stage_classes()[name]
-    if "." in name and not name.startswith("."):
-        try:
-            cls = _import_dotted(name)
-        except (ImportError, AttributeError, ValueError):
-            return None
-        return cls if isinstance(cls, type) else None
     return None
+
+
+def is_dotted_path(name: str) -> bool:
+    """Whether `name` looks like `package.module.ClassName` (dotted paths name code to import)."""
+    parts = name.split(".")
+    return len(parts) > 1 and all(part.isidentifier() for part in parts)
+
+
+def import_dotted(path: str) -> Any:
+    """Import the module of a dotted path and return the attribute it names (runs that module's code)."""
+    return _import_dotted(path)
 
 
 @dataclass

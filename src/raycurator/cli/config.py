@@ -114,16 +114,84 @@ def _record_locations(node: yaml.Node, path: Path_, source: str, out: dict[Path_
             _record_locations(item, (*path, index), source, out)
 
 
+#: Bounds on a pipeline file's YAML: nodes once aliases are expanded, and nesting depth.
+MAX_YAML_NODES = 100_000
+MAX_YAML_DEPTH = 64
+
+
+def _check_yaml_bounds(node: yaml.Node, source: str) -> None:
+    """Refuse a node graph that expands (through aliases) past `MAX_YAML_NODES`, nests deeper than
+    `MAX_YAML_DEPTH` or refers to itself; each distinct node is visited once (no recursion)."""
+    expanded: dict[int, int] = {}  # values below a node once aliases are expanded
+    height: dict[int, int] = {}  # nesting levels below a node once aliases are expanded
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(node, False)]
+    while stack:
+        current, children_done = stack.pop()
+        key = id(current)
+        children = _children(current)
+        if children_done:
+            on_path.discard(key)
+            expanded[key] = 1 + sum(expanded[id(c)] for c in children)
+            height[key] = 1 + max((height[id(c)] for c in children), default=0)
+            where = f"{source}:{current.start_mark.line + 1}"
+            if expanded[key] > MAX_YAML_NODES:
+                raise ConfigError(
+                    source,
+                    [
+                        ConfigIssue(
+                            where,
+                            f"the YAML expands to more than {MAX_YAML_NODES:,} values (through aliases `*name`); "
+                            "a pipeline file this large is refused",
+                        )
+                    ],
+                )
+            if height[key] > MAX_YAML_DEPTH:
+                raise ConfigError(
+                    source,
+                    [ConfigIssue(where, f"the YAML nests deeper than {MAX_YAML_DEPTH} levels; refused")],
+                )
+            continue
+        if key in expanded:
+            continue
+        on_path.add(key)
+        stack.append((current, True))
+        for child in children:
+            if id(child) in on_path:
+                where = f"{source}:{child.start_mark.line + 1}"
+                raise ConfigError(source, [ConfigIssue(where, "the YAML refers to itself (a recursive alias)")])
+            if id(child) not in expanded:
+                stack.append((child, False))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
 def read_yaml(text: str, source: str) -> tuple[Any, dict[Path_, str]]:
-    """Parse YAML text; returns the data and the line of every key path."""
+    """Parse YAML text; returns the data and the line of every key path.
+
+    The file is refused (a `ConfigError`) when it nests too deeply or expands through aliases
+    past the bounds above, before any pass over its values.
+    """
     try:
-        data = yaml.safe_load(text)
         node = yaml.compose(text)
+        if node is not None:
+            _check_yaml_bounds(node, source)
+        data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
         problem = getattr(error, "problem", None) or str(error)
         raise ConfigError(source, [ConfigIssue(where, f"not valid YAML: {problem}")]) from error
+    except RecursionError as error:
+        raise ConfigError(
+            source, [ConfigIssue(source, f"the YAML nests too deeply to read (more than {MAX_YAML_DEPTH} levels)")]
+        ) from error
     locations: dict[Path_, str] = {}
     if node is not None:
         _record_locations(node, (), source, locations)

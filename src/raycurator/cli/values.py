@@ -79,6 +79,10 @@ def build_value(value: Any, annotation: Any, path: Path_, ctx: BuildContext) -> 
     if keyed is not None and not mapping_wanted:
         name, params = keyed
         cls = classes.find_helper_class(name)
+        if cls is None and classes.is_dotted_path(name):
+            cls = _checked_dotted_class(name, annotation, (*path, name), ctx)
+            if cls is INVALID:
+                return INVALID
         if cls is not None:
             return build_object(cls, params, (*path, name), ctx)
         if _CLASS_NAME.match(name) and not unknown(annotation):
@@ -101,6 +105,40 @@ def build_value(value: Any, annotation: Any, path: Path_, ctx: BuildContext) -> 
         items = [build_value(item, inner, (*path, index), ctx) for index, item in enumerate(value)]
         return INVALID if any(v is INVALID for v in items) else items
     return value
+
+
+def _checked_dotted_class(name: str, annotation: Any, path: Path_, ctx: BuildContext) -> Any:
+    """The class a dotted path names, only when it fits `annotation` (else INVALID with an issue).
+
+    Nothing is imported for a parameter whose annotation names no class, and nothing is
+    constructed unless the class subclasses one the annotation names.
+    """
+    targets = [
+        arm
+        for arm in union_arms(annotation)
+        if isinstance(arm, type) and arm.__module__ not in ("builtins", "typing", "collections.abc")
+    ]
+    if unknown(annotation) or not targets:
+        accepted = "an unannotated value" if unknown(annotation) else type_name(annotation)
+        ctx.issue(
+            path,
+            f"class '{name}' given to a parameter that accepts {accepted}; a dotted-path class is only "
+            "accepted where the parameter's annotation names a class it subclasses (it was not imported)",
+        )
+        return INVALID
+    try:
+        cls = classes.import_dotted(name)
+    except Exception as error:  # importing runs the module's code: any error is the user's
+        ctx.issue(path, f"cannot import class '{name}': {type(error).__name__}: {error}")
+        return INVALID
+    if not isinstance(cls, type) or not any(issubclass(cls, target) for target in targets):
+        ctx.issue(
+            path,
+            f"'{name}' is not a subclass of {' or '.join(t.__name__ for t in targets)}, which this parameter "
+            "accepts; it was not constructed",
+        )
+        return INVALID
+    return cls
 
 
 def check_param(value: Any, param: classes.ParamInfo, path: Path_, ctx: BuildContext) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class RayCuratorError(Exception):
     """Base class of raycurator's errors."""
@@ -59,3 +61,16 @@ class StageExecutionError(RayCuratorError):
                 self.traceback_text,
             ),
         )
+
+
+@dataclass(frozen=True)
+class SkippedRecord:
+    """One input record a stage dropped instead of failing its task (e.g. a malformed JSON line).
+
+    `reason` is a short identifier (`invalid_json`, `too_deep`, ...); `line` is 1-based when known.
+    """
+
+    source_file: str
+    line: int | None
+    reason: str
+    detail: str = ""

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from raycurator.errors import StageExecutionError
+from raycurator.errors import SkippedRecord, StageExecutionError
 from raycurator.perf import StageTimer
 from raycurator.stages.base import ProcessingStage
 from raycurator.tasks import EmptyTask, Task, _EmptyTask
@@ -40,12 +40,15 @@ class BaseStageAdapter:
         self._timer = StageTimer(stage.name)
         self.last_output_counts: list[int] | None = None
         self.last_custom_metrics: dict[str, float] = {}  # what the last successful call logged
+        self.last_skipped_records: list[SkippedRecord] = []  # records the last successful call skipped
 
     def process_batch(self, tasks: list[Task]) -> list[Task]:
         """Run the stage's `process_batch`, attach one `StagePerfStats` to every output task."""
         self.stage._consume_custom_metrics()
         self.stage._consume_output_counts()
+        self.stage._consume_skipped_records()
         self.last_custom_metrics = {}
+        self.last_skipped_records = []
         self._timer.reinit(sum(t.data_size_bytes() for t in tasks))
         with self._timer.time_process(len(tasks)):
             outputs = self.stage.process_batch(tasks)
@@ -54,6 +57,7 @@ class BaseStageAdapter:
         elif not isinstance(outputs, list):
             outputs = [outputs]
         self.last_custom_metrics = self.stage._consume_custom_metrics()
+        self.last_skipped_records = self.stage._consume_skipped_records()
         stats = self._timer.log_stats(self.last_custom_metrics)
         if not getattr(self.stage, "records_own_perf", False):  # e.g. fused stages: members record theirs
             for task in outputs:

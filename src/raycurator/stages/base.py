@@ -15,7 +15,7 @@ from abc import ABCMeta, abstractmethod
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from raycurator.errors import PipelineConfigError, StageInputError
+from raycurator.errors import PipelineConfigError, SkippedRecord, StageInputError
 from raycurator.stages.registry import register_stage_class
 from raycurator.stages.resources import Resources
 from raycurator.tasks import Task
@@ -196,6 +196,18 @@ class ProcessingStage(Generic[X, Y], metaclass=StageMeta):
     def _log_metric(self, name: str, value: float) -> None:
         """Record one custom numeric metric for the current batch."""
         self._log_metrics({name: value})
+
+    def _log_skipped_record(self, record: SkippedRecord) -> None:
+        """Record one input record skipped instead of failing the task.
+
+        Counted in the custom metrics `skipped.<reason>` and `skipped_in.<source file>`; the
+        executors list each record in the run's failure ledger (file, line, reason).
+        """
+        self.__dict__.setdefault("_skipped_records", []).append(record)
+        self._log_metrics({f"skipped.{record.reason}": 1, f"skipped_in.{record.source_file}": 1})
+
+    def _consume_skipped_records(self) -> list[SkippedRecord]:
+        return self.__dict__.pop("_skipped_records", None) or []
 
     def _consume_custom_metrics(self) -> dict[str, float]:
         return self.__dict__.pop("_custom_metrics", {}) or {}

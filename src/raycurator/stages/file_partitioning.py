@@ -71,6 +71,11 @@ def _dataset_name(path: str) -> str:
     return cleaned or "dataset"
 
 
+def _skip_irregular(name: str, info: dict[str, Any]) -> None:
+    """Warn about an input entry that is not a regular file (a FIFO, socket, device): reading it could hang."""
+    logger.warning("skipping '%s': not a regular file (type %s); only regular files are read", name, info.get("type"))
+
+
 def list_files(
     file_paths: str | list[str],
     file_extensions: list[str] | None = None,
@@ -100,14 +105,21 @@ def list_files(
                 wanted = not _is_hidden(relative) and _matches_extension(name, file_extensions)
                 if wanted and info.get("type") == "file":
                     found[full(name)] = int(info.get("size") or 0)
+                elif wanted and info.get("type") != "directory":
+                    _skip_irregular(name, info)
         elif fs.isdir(root):
             prefix = root.rstrip("/") + "/"
             for name, info in fs.find(root, detail=True).items():
                 relative = name[len(prefix) :] if name.startswith(prefix) else posixpath.basename(name)
                 if not _is_hidden(relative) and _matches_extension(name, file_extensions):
+                    if info.get("type", "file") != "file":
+                        _skip_irregular(name, info)
+                        continue
                     found[full(name)] = int(info.get("size") or 0)
         elif fs.isfile(root):
             found[full(root)] = int(fs.info(root).get("size") or 0)
+        elif fs.exists(root):
+            raise FileNotFoundError(f"input path is not a regular file nor a folder (a pipe or device?): {path}")
         else:
             raise FileNotFoundError(f"input path does not exist: {path}")
     if not found:

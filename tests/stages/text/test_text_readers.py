@@ -125,7 +125,7 @@ def test_dates_stay_strings_and_types_conflicts_are_named(tmp_path):
     assert table.schema.field("date").type == pa.string()
     assert table.to_pylist()[0]["nested"] == {"at": "2024-01-01T10:00:00"}
     write_jsonl(tmp_path / "mixed.jsonl", [{"text": "a", "v": 1}, {"text": "b", "v": "one"}])
-    with pytest.raises(StageExecutionError, match=r"mixed\.jsonl: values of one field have incompatible types"):
+    with pytest.raises(StageExecutionError, match=r"mixed\.jsonl at line 2: field 'v' is a string"):
         run(JsonlReader(str(tmp_path / "mixed.jsonl")))
 
 

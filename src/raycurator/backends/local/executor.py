@@ -18,6 +18,7 @@ from raycurator.backends.base import (
     stage_error,
     starting_tasks,
 )
+from raycurator.backends.failures import FailureLedger, skipped_record_entry
 from raycurator.backends.report import RunReport, StageCounters
 from raycurator.errors import StageExecutionError
 from raycurator.stages.base import ProcessingStage
@@ -30,12 +31,14 @@ class LocalExecutor(BaseExecutor):
     """Runs the stages sequentially in the calling process through `BaseStageAdapter`.
 
     Keeps a `RunReport` of the last run in `last_report` (per-stage counters and the custom
-    metrics stages logged); it is written as `report.json` only when `config["log_dir"]` is set.
+    metrics stages logged); it is written as `report.json` (with `failures.jsonl` listing skipped
+    input records) only when `config["log_dir"]` is set.
     """
 
     def __init__(self, config: dict | None = None) -> None:
         super().__init__(config)
         self.last_report: RunReport | None = None
+        self._ledger: FailureLedger | None = None
 
     def execute(self, stages: list[ProcessingStage], initial_tasks: list[Task] | None = None) -> list[Task]:
         tasks = starting_tasks(initial_tasks)
@@ -49,6 +52,7 @@ class LocalExecutor(BaseExecutor):
             log_dir=os.path.join(str(log_dir), run_id) if log_dir else None,
         )
         self.last_report = report
+        self._ledger = FailureLedger(os.path.join(report.log_dir, "failures.jsonl")) if report.log_dir else None
         try:
             for stage, counters in zip(stages, report.stages, strict=True):
                 tasks = self._run_stage(stage, tasks, counters)
@@ -59,6 +63,8 @@ class LocalExecutor(BaseExecutor):
             raise
         finally:
             report.finished_at = time.time()
+            if self._ledger is not None and self._ledger.records:
+                report.failure_ledger = str(self._ledger.path)
             if report.log_dir:
                 try:
                     report.write(report.log_dir)
@@ -96,6 +102,10 @@ class LocalExecutor(BaseExecutor):
                     sum(t.num_items for t in produced),
                 )
                 counters.add_custom_metrics(adapter.last_custom_metrics)
+                if self._ledger is not None:
+                    task_ids = ", ".join(t.task_id for t in batch)
+                    for record in adapter.last_skipped_records:
+                        self._ledger.record(skipped_record_entry(stage.name, task_ids, record))
                 counters.busy_s += time.time() - start
                 counters.mark_active(start, time.time())
                 outputs.extend(produced)

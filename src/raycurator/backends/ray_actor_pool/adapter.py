@@ -116,6 +116,7 @@ class RayActorPoolStageAdapter(BaseStageAdapter):
             outputs = self.process_batch(tasks)
             counts = self.last_output_counts
             metrics = dict(self.last_custom_metrics)
+            skipped = list(self.last_skipped_records)
             members = self._member_stats(None)
             failures: list[TaskFailure] = []
             failed: list[int] = []
@@ -129,7 +130,7 @@ class RayActorPoolStageAdapter(BaseStageAdapter):
                     member_stats=self._member_stats(None),
                 )
                 return [], summary
-            outputs, counts, failures, failed, members, metrics = self._one_by_one(tasks)
+            outputs, counts, failures, failed, members, metrics, skipped = self._one_by_one(tasks)
         summary = self._summary(
             outputs=[task_meta(t) for t in outputs],
             output_counts=counts,
@@ -140,6 +141,7 @@ class RayActorPoolStageAdapter(BaseStageAdapter):
             failed_input_positions=failed,
             member_stats=members,
             custom_metrics=metrics,
+            skipped_records=skipped,
         )
         return outputs, summary
 
@@ -172,13 +174,17 @@ class RayActorPoolStageAdapter(BaseStageAdapter):
                 setattr(total, name, getattr(total, name) + getattr(member, name))
             total.output_counts.extend(member.output_counts)
             add_metrics(total.custom_metrics, member.custom_metrics)
+            total.skipped_records.extend(member.skipped_records)
         return merged
 
     def _one_by_one(
         self, tasks: list[Task]
-    ) -> tuple[list[Task], list[int], list[TaskFailure], list[int], list[MemberStats] | None, dict[str, float]]:
+    ) -> tuple[
+        list[Task], list[int], list[TaskFailure], list[int], list[MemberStats] | None, dict[str, float], list[Any]
+    ]:
         outputs: list[Task] = []
         metrics: dict[str, float] = {}
+        skipped: list[Any] = []
         counts: list[int] = []
         failures: list[TaskFailure] = []
         failed: list[int] = []
@@ -195,9 +201,10 @@ class RayActorPoolStageAdapter(BaseStageAdapter):
                 continue
             members = self._member_stats(members)
             add_metrics(metrics, self.last_custom_metrics)
+            skipped.extend(self.last_skipped_records)
             outputs.extend(produced)
             counts.append(len(produced))
-        return outputs, counts, failures, failed, members, metrics
+        return outputs, counts, failures, failed, members, metrics, skipped
 
 
 class ShuffleStageAdapter(RayActorPoolStageAdapter):

@@ -201,9 +201,12 @@ class RayActorPoolExecutor(BaseExecutor):
             report.finished_at = time.time()
             if scheduler is not None:
                 report.extra["actors_started_total"] = scheduler.actors_requested
-            if ledger.count:
+            if ledger.count or ledger.records:
                 report.failure_ledger = str(ledger.path)
+            if ledger.count:
                 logger.warning("%d task(s) failed and were skipped; see %s", ledger.count, ledger.path)
+            if ledger.records:
+                logger.warning("%d input record(s) were skipped; see %s", ledger.records, ledger.path)
             try:
                 report.write(run_dir)
                 write_report_html(run_dir, report.to_dict())

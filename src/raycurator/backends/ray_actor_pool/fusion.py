@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raycurator.backends.base import BaseStageAdapter, effective_batch_size, iter_batches
+from raycurator.errors import SkippedRecord
 from raycurator.stages.base import ProcessingStage, RayStageSpecKeys
 from raycurator.tasks import Task
 
@@ -33,6 +34,7 @@ class MemberStats:
     process_time: float = 0.0
     output_counts: list[int] = field(default_factory=list)
     custom_metrics: dict[str, float] = field(default_factory=dict)
+    skipped_records: list[SkippedRecord] = field(default_factory=list)
 
 
 class MemberStageError(Exception):
@@ -95,6 +97,7 @@ class FusedStage(ProcessingStage[Task, Task]):
                 )
                 record.process_time += adapter._timer.log_stats().process_time
                 add_metrics(record.custom_metrics, adapter.last_custom_metrics)
+                record.skipped_records.extend(adapter.last_skipped_records)
                 produced.extend(outputs)
             record.tasks_out = len(produced)
             record.rows_out = sum(t.num_items for t in produced)

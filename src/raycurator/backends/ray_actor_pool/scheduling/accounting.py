@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from raycurator.backends.failures import skipped_record_entry
 from raycurator.backends.ray_actor_pool.scheduling.items import Batch, Item
 from raycurator.backends.ray_actor_pool.scheduling.operators import Operator
 from raycurator.backends.ray_actor_pool.scheduling.state import SchedulerState
+from raycurator.errors import SkippedRecord
 
 
 class RunAccounting(SchedulerState):
     """Mixin of `StreamingScheduler`: counters, lineage bookkeeping and progress snapshots."""
 
-    def _record_members(self, op: Operator, stats: list[Any]) -> None:
+    def _record_skipped(self, stage_name: str, task_ids: list[str], records: list[SkippedRecord]) -> None:
+        """Input records a stage skipped go to the failure ledger, one entry each."""
+        task_id = ", ".join(task_ids)
+        self.skipped.extend(skipped_record_entry(stage_name, task_id, record) for record in records)
+
+    def _record_members(self, op: Operator, stats: list[Any], batch_task_ids: list[str]) -> None:
         """Per-stage accounting of a fused call, from the figures each member reported."""
         for position, (counters, member) in enumerate(zip(self.members[op.index], stats, strict=False)):
             if position:
@@ -27,6 +34,7 @@ class RunAccounting(SchedulerState):
             counters.rows_out += member.rows_out
             counters.busy_s += member.process_time
             counters.add_custom_metrics(member.custom_metrics)
+            self._record_skipped(counters.stage_name, batch_task_ids, member.skipped_records)
 
     def _trace(self, op: Operator, batch: Batch, outputs: list[Item], failed_positions: set[int]) -> None:
         """Lineage bookkeeping of a finished call (outputs counted before inputs are released)."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raycurator.backends.failures import TaskFailure
+from raycurator.errors import SkippedRecord
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class BatchSummary:
     partition_rows: list[int] | None = None
     member_stats: list[Any] | None = None  # per member of a fused stage (fusion.MemberStats)
     custom_metrics: dict[str, float] = field(default_factory=dict)  # logged by the stage, summed over the call
+    skipped_records: list[SkippedRecord] = field(default_factory=list)  # input records the stage skipped
     node_id: str = ""
     worker_id: str = ""
 

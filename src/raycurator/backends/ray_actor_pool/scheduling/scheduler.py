@@ -263,7 +263,7 @@ class StreamingScheduler(ActorLifecycle, ActorPlacement, RunAccounting, NodeLoss
             item.node_id = summary.node_id
         self._trace(op, batch, outputs, failed_positions)
         if summary.member_stats is not None:
-            self._record_members(op, summary.member_stats)
+            self._record_members(op, summary.member_stats, batch.task_ids)
         elif op.counts_inputs(batch):
             counters.tasks_failed += len(failed_positions)
             counters.record_batch(
@@ -280,6 +280,7 @@ class StreamingScheduler(ActorLifecycle, ActorPlacement, RunAccounting, NodeLoss
             counters.rows_out += summary.rows_out
         if summary.member_stats is None:
             counters.add_custom_metrics(summary.custom_metrics)
+            self._record_skipped(op.spec.name, batch.task_ids, summary.skipped_records)
         self._route(op, outputs)
         self._propagate_done()
 

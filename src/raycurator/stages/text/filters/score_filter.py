@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from raycurator.stages.base import ProcessingStage
-from raycurator.stages.text._arrow_text import python_texts, to_string_array
-from raycurator.stages.text._batch import require_document_batch, set_column, with_table
+from raycurator.stages.text._arrow_text import python_texts
+from raycurator.stages.text._batch import require_document_batch, set_column, text_column, with_table
 from raycurator.stages.text.filters.doc_filter import DocumentFilter, _as_array
 from raycurator.tasks import DocumentBatch
 
@@ -106,7 +106,7 @@ class Score(ProcessingStage[DocumentBatch, DocumentBatch]):
 
     def process(self, task: DocumentBatch) -> DocumentBatch:
         table = require_document_batch(self.name, task).to_pyarrow()
-        texts = to_string_array(table[self.text_field])
+        texts, _ = text_column(self, task, table, self.text_field)
         for scorer, field in zip(self.score_fns, self.score_fields, strict=True):
             table = set_column(table, field, _score_column(score_texts(scorer, texts)))
         return with_table(task, table)
@@ -178,7 +178,7 @@ class ScoreFilter(ProcessingStage[DocumentBatch, DocumentBatch]):
 
     def process(self, task: DocumentBatch) -> DocumentBatch:
         table = require_document_batch(self.name, task).to_pyarrow()
-        texts = to_string_array(table[self.text_field])
+        texts, _ = text_column(self, task, table, self.text_field)
         metrics: dict[str, float] = {}
         if self.invert:
             selected, scores_by_field = self._rejected_rows(texts, metrics)

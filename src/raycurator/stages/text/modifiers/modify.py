@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 
 from raycurator.stages.base import ProcessingStage
 from raycurator.stages.text._arrow_text import python_texts, to_string_array
-from raycurator.stages.text._batch import require_document_batch, set_column, with_table
+from raycurator.stages.text._batch import require_document_batch, set_column, text_column, with_table
 from raycurator.stages.text.modifiers.doc_modifier import DocumentModifier
 from raycurator.tasks import DocumentBatch
 
@@ -65,10 +65,12 @@ class Modify(ProcessingStage[DocumentBatch, DocumentBatch]):
 
     def process(self, task: DocumentBatch) -> DocumentBatch:
         table = require_document_batch(self.name, task).to_pyarrow()
-        original = to_string_array(table[self.text_field])
+        original, missing = text_column(self, task, table, self.text_field)
         texts = original
         for modifier in self.modifiers:
             texts = modify_texts(modifier, texts)
+        if missing.true_count:  # no text stays no text (not "")
+            texts = pc.if_else(missing, pa.scalar(None, texts.type), texts)
         if len(texts):
             changed = pc.sum(pc.not_equal(texts.cast(original.type), original)).as_py() or 0
         else:

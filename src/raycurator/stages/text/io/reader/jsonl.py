@@ -6,6 +6,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from raycurator.errors import SkippedRecord
 from raycurator.stages.base import ProcessingStage
 from raycurator.stages.text.io._fs import read_bytes
 from raycurator.stages.text.io.reader._jsonl_parse import DEFAULT_BLOCK_SIZE, parse_jsonl
@@ -19,9 +20,12 @@ class JsonlReaderStage(BaseReaderStage):
     """Reads JSON Lines files (optionally compressed, by extension) into an Arrow table.
 
     A malformed line is an error naming the file and line number; with `skip_malformed=True`
-    such lines are dropped, logged as a warning and counted in the custom metric
-    `malformed_lines_skipped`. `read_kwargs` may hold `block_size` (bytes per pyarrow parse
-    block) and `compression` (fsspec name, default inferred from the extension).
+    such lines are dropped, logged as a warning, counted in the custom metrics
+    `malformed_lines_skipped`, `skipped.<reason>` and `skipped_in.<file>`, and listed in the run's
+    failure ledger (file, line, reason). Lines nesting deeper than 100 levels, and lines whose
+    field has another JSON type than the other lines give it, are malformed too. `read_kwargs`
+    may hold `block_size` (bytes per pyarrow parse block) and `compression` (fsspec name,
+    default inferred from the extension).
     """
 
     def __init__(
@@ -47,8 +51,10 @@ class JsonlReaderStage(BaseReaderStage):
             )
         except ValueError as error:
             raise ValueError(f"stage '{self.name}': {error}") from error
-        if result.skipped_lines:
-            self._log_metric("malformed_lines_skipped", len(result.skipped_lines))
+        if result.skipped:
+            self._log_metric("malformed_lines_skipped", len(result.skipped))
+            for line in result.skipped:
+                self._log_skipped_record(SkippedRecord(path, line.line, line.reason, line.detail))
         return result.table
 
 

@@ -13,7 +13,7 @@ os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
 
 class RaySession:
-    """The test session's local Ray (2 CPUs, 127.0.0.1, no dashboard), started on demand.
+    """The test session's local Ray (2 CPUs, loopback only, no dashboard), started on demand.
 
     Tests that need a cluster of their own (multi-node, crashes) call `suspend()` first; the
     next test that wants the shared Ray starts it again.
@@ -22,14 +22,11 @@ class RaySession:
     def ensure(self) -> None:
         import ray
 
+        from raycurator.backends.ray_cluster import start_local_ray
+
         if not ray.is_initialized():
-            ray.init(
-                address="local",  # never attach to another Ray running on this machine
-                num_cpus=2,
-                include_dashboard=False,
-                _node_ip_address="127.0.0.1",
-                namespace="raycurator-tests",
-            )
+            # a fresh local Ray (never another one on this machine), every port on loopback
+            start_local_ray(num_cpus=2, namespace="raycurator-tests")
 
     def suspend(self) -> None:
         import ray

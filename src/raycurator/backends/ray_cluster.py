@@ -1,25 +1,145 @@
 """Connecting to Ray and looking at the cluster: shared by the Ray backends.
 
 With an address (argument, config `address`, or `RAY_ADDRESS`) we connect to that cluster and
-never shut it down. Otherwise an already initialised Ray in this process is used as is; else
-an embedded local Ray is started (127.0.0.1, dashboard off) and shut down afterwards.
+never shut it down; an address where nothing answers is given up after `connect_timeout_s`.
+Otherwise an already initialised Ray in this process is used as is; else an embedded local Ray
+is started (dashboard off) that listens on loopback only, and shut down afterwards.
+
+Loopback only: Ray 2.60 rewrites a node address of 127.0.0.1 (`_node_ip_address`,
+`--node-ip-address`) to the host's address unless `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER` is false,
+a flag it reads when `ray` is imported. Its gRPC servers (GCS, raylet, object manager, workers,
+agents) bind to the node address, so the embedded Ray is started with that flag off for the
+call: every port it opens is then on 127.0.0.1 (see docs/security.md and the test that lists them).
+
+Authentication: with `RAY_AUTH_MODE=disabled` anyone who reaches a Ray port runs code as the
+cluster's user. Connecting to or starting a cluster that way on a non-loopback address is
+refused unless `allow_insecure` is set, and then logged as a warning.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from raycurator.backends.base import BaseStageAdapter, NodeInfo, WorkerMetadata
+from raycurator.errors import PipelineConfigError
 from raycurator.stages.base import ProcessingStage
 
 logger = logging.getLogger(__name__)
+
+#: The environment variable that turns Ray's token authentication off (`disabled`).
+AUTH_MODE_ENV = "RAY_AUTH_MODE"
+#: Ray's flag for "no multi-node cluster": node addresses stay on loopback when it is false.
+CLUSTER_FLAG_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+DEFAULT_CONNECT_TIMEOUT_S = 60.0
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (a name or an IP address) means this machine only."""
+    host = host.strip("[]")
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            address = ipaddress.ip_address(socket.gethostbyname(host))
+        except (OSError, ValueError):
+            return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool((mapped or address).is_loopback)
+
+
+def address_host_port(address: str) -> tuple[str, int | None] | None:
+    """(host, port) of a Ray address (`host:port`, `ray://host:port`); None for `auto`/`local`."""
+    if address in ("auto", "local"):
+        return None
+    parts = urlsplit("//" + address.split("://", 1)[-1])
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return parts.hostname or "", port
+
+
+def auth_disabled() -> bool:
+    """Whether this process runs Ray with token authentication turned off."""
+    return os.environ.get(AUTH_MODE_ENV, "").strip().lower() == "disabled"
+
+
+def check_authentication(host: str, allow_insecure: bool, what: str) -> None:
+    """Refuse (or, with `allow_insecure`, warn about) a cluster without authentication reachable off this machine."""
+    if not auth_disabled() or is_loopback(host):
+        return
+    message = (
+        f"{what} at {host} with Ray authentication disabled ({AUTH_MODE_ENV}=disabled): anyone who can reach its "
+        "ports can run code as its user"
+    )
+    if not allow_insecure:
+        raise PipelineConfigError(
+            message + f". Unset {AUTH_MODE_ENV} (token authentication is Ray's default), or accept the risk with "
+            "--insecure (executor config: allow_insecure_ray=True)"
+        )
+    logger.warning("INSECURE: %s (allowed by allow_insecure_ray / --insecure)", message)
+
+
+def wait_for_port(host: str, port: int, timeout_s: float) -> None:
+    """Wait until something accepts TCP connections at host:port; a clear error after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    last: OSError | None = None
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=min(5.0, max(0.1, timeout_s))):
+                return
+        except OSError as error:
+            last = error
+        if time.monotonic() >= deadline:
+            raise ConnectionError(
+                f"no Ray cluster answers at {host}:{port} (tried for {timeout_s:g} s: {last}); check the address "
+                "(--address / RAY_ADDRESS) or raise connect_timeout_s"
+            )
+        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
+
+@contextmanager
+def loopback_node_address() -> Iterator[None]:
+    """While Ray starts a local node: keep its node address on 127.0.0.1 (see the module docstring)."""
+    from ray._private import ray_constants
+
+    saved_env, saved_flag = os.environ.get(CLUSTER_FLAG_ENV), ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[CLUSTER_FLAG_ENV] = "0"  # for the processes Ray starts
+    ray_constants.ENABLE_RAY_CLUSTER = False  # for this process, which read the flag at import
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved_flag
+        if saved_env is None:
+            os.environ.pop(CLUSTER_FLAG_ENV, None)
+        else:
+            os.environ[CLUSTER_FLAG_ENV] = saved_env
+
+
+def start_local_ray(**kwargs: Any) -> str:
+    """Start an embedded Ray whose every port listens on loopback; returns its node address."""
+    options: dict[str, Any] = {"include_dashboard": False, "_node_ip_address": "127.0.0.1"}
+    options.update(kwargs)
+    with loopback_node_address():
+        ray.init(address="local", **options)
+    return ray.util.get_node_ip_address()
 
 
 class RayConnection:
@@ -31,11 +151,15 @@ class RayConnection:
         runtime_env: dict[str, Any] | None = None,
         num_cpus: int | None = None,
         init_kwargs: dict[str, Any] | None = None,
+        connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+        allow_insecure: bool = False,
     ) -> None:
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.runtime_env = runtime_env
         self.num_cpus = num_cpus
         self.init_kwargs = dict(init_kwargs or {})
+        self.connect_timeout_s = connect_timeout_s
+        self.allow_insecure = allow_insecure
         self.started_here = False
 
     def __enter__(self) -> RayConnection:
@@ -43,26 +167,42 @@ class RayConnection:
             if ray.is_initialized():
                 logger.info("Ray already initialised in this process; using it (address %s ignored)", self.address)
             else:
-                logger.info("connecting to the Ray cluster at %s", self.address)
-                ray.init(address=self.address, runtime_env=self.runtime_env, **self.init_kwargs)
+                self._connect(self.address)
                 self.started_here = False
                 self._connected_here = True
                 return self
         elif ray.is_initialized():
             logger.debug("using the Ray already initialised in this process")
         else:
-            logger.info("starting an embedded local Ray (127.0.0.1, dashboard off)")
-            kwargs: dict[str, Any] = {
-                "include_dashboard": False,
-                "_node_ip_address": "127.0.0.1",
-                "runtime_env": self.runtime_env,
-                "num_cpus": self.num_cpus,
-            }
+            kwargs: dict[str, Any] = {"runtime_env": self.runtime_env, "num_cpus": self.num_cpus}
             kwargs.update(self.init_kwargs)
-            ray.init(address="local", **kwargs)
+            check_authentication(str(kwargs.get("_node_ip_address", "127.0.0.1")), self.allow_insecure, "starting Ray")
+            node_address = start_local_ray(**kwargs)
             self.started_here = True
+            logger.info(
+                "started an embedded local Ray (dashboard off); node address %s%s",
+                node_address,
+                ", listening on loopback only" if is_loopback(node_address) else "",
+            )
         self._connected_here = False
         return self
+
+    def _connect(self, address: str) -> None:
+        target = address_host_port(address)
+        if target is not None:
+            host, port = target
+            check_authentication(host, self.allow_insecure, "connecting to a Ray cluster")
+            if port is not None:
+                wait_for_port(host, port, self.connect_timeout_s)
+        logger.info("connecting to the Ray cluster at %s", address)
+        ray.init(address=address, runtime_env=self.runtime_env, **self.init_kwargs)
+        if target is None:  # `auto`: the cluster's own address tells where it listens
+            gcs_host = (ray.get_runtime_context().gcs_address or "").rpartition(":")[0]
+            try:
+                check_authentication(gcs_host, self.allow_insecure, "connecting to a Ray cluster")
+            except PipelineConfigError:
+                ray.shutdown()
+                raise
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -30,6 +30,9 @@ class ActorPoolConfig:
       error policy in one actor (fewer actors, no object-store trip between them).
     - `checkpoint_dir`: record finished source partitions there and skip them on a rerun;
       `checkpoint_start_over` discards an existing checkpoint instead of resuming from it.
+    - `connect_timeout_s`: how long to wait for a cluster at `address` to answer (default 60 s).
+    - `allow_insecure_ray`: run on a cluster reachable off this machine although Ray's
+      authentication is disabled (`RAY_AUTH_MODE=disabled`); refused otherwise.
     """
 
     address: str | None = None
@@ -52,6 +55,8 @@ class ActorPoolConfig:
     checkpoint_dir: str | None = None
     checkpoint_start_over: bool = False
     teardown_timeout_s: float = 30.0
+    connect_timeout_s: float = 60.0
+    allow_insecure_ray: bool = False
 
     @classmethod
     def from_dict(cls, config: dict[str, Any] | None) -> ActorPoolConfig:
@@ -76,5 +81,7 @@ class ActorPoolConfig:
         for name in ("reserved_cpus", "reserved_gpus", "max_task_retries", "queue_limit_items", "queue_limit_bytes"):
             if getattr(self, name) < 0:
                 raise PipelineConfigError(f"config '{name}' must not be negative, got {getattr(self, name)!r}")
+        if self.connect_timeout_s <= 0:
+            raise PipelineConfigError(f"config 'connect_timeout_s' must be > 0, got {self.connect_timeout_s!r}")
         if self.pipeline_depth < 1:
             raise PipelineConfigError(f"config 'pipeline_depth' must be >= 1, got {self.pipeline_depth!r}")

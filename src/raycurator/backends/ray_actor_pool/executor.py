@@ -121,7 +121,12 @@ class RayActorPoolExecutor(BaseExecutor):
         scheduler: StreamingScheduler | None = None
         try:
             with RayConnection(
-                self.options.address, self.options.runtime_env, self.options.num_cpus, self.options.ray_init_kwargs
+                self.options.address,
+                self.options.runtime_env,
+                self.options.num_cpus,
+                self.options.ray_init_kwargs,
+                connect_timeout_s=self.options.connect_timeout_s,
+                allow_insecure=self.options.allow_insecure_ray,
             ):
                 nodes = alive_nodes(self.ignore_head_node)
                 if not nodes:

@@ -74,3 +74,7 @@ class SkippedRecord:
     line: int | None
     reason: str
     detail: str = ""
+
+
+class RunTerminated(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM); a run treats it like Ctrl-C (clean shutdown, "interrupted")."""

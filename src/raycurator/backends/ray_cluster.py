@@ -21,7 +21,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import signal
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,7 +36,7 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from raycurator.backends.base import BaseStageAdapter, NodeInfo, WorkerMetadata
-from raycurator.errors import PipelineConfigError
+from raycurator.errors import PipelineConfigError, RunTerminated
 from raycurator.stages.base import ProcessingStage
 
 logger = logging.getLogger(__name__)
@@ -133,6 +135,11 @@ def loopback_node_address() -> Iterator[None]:
             os.environ[CLUSTER_FLAG_ENV] = saved_env
 
 
+def raise_run_terminated(signum: int, frame: Any) -> None:
+    """A SIGTERM handler: stop the run like Ctrl-C does (the executor then shuts down cleanly)."""
+    raise RunTerminated(f"received signal {signum}")
+
+
 def start_local_ray(**kwargs: Any) -> str:
     """Start an embedded Ray whose every port listens on loopback; returns its node address."""
     options: dict[str, Any] = {"include_dashboard": False, "_node_ip_address": "127.0.0.1"}
@@ -161,8 +168,19 @@ class RayConnection:
         self.connect_timeout_s = connect_timeout_s
         self.allow_insecure = allow_insecure
         self.started_here = False
+        self._previous_sigterm: Any = None
 
     def __enter__(self) -> RayConnection:
+        main_thread = threading.current_thread() is threading.main_thread()
+        if main_thread:
+            self._previous_sigterm = signal.getsignal(signal.SIGTERM)
+        try:
+            return self._open()
+        finally:
+            if main_thread:  # Ray's own SIGTERM handlers exit abruptly: while the run lasts, stop it cleanly
+                signal.signal(signal.SIGTERM, raise_run_terminated)
+
+    def _open(self) -> RayConnection:
         if self.address:
             if ray.is_initialized():
                 logger.info("Ray already initialised in this process; using it (address %s ignored)", self.address)
@@ -207,8 +225,12 @@ class RayConnection:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self.started_here or getattr(self, "_connected_here", False):
-            ray.shutdown()
+        try:
+            if self.started_here or getattr(self, "_connected_here", False):
+                ray.shutdown()
+        finally:
+            if self._previous_sigterm is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, self._previous_sigterm)
 
 
 @dataclass(frozen=True)

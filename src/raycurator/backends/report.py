@@ -29,6 +29,7 @@ class StageCounters:
     tasks_discarded: int = 0
     rows_in: int = 0
     rows_out: int = 0
+    rows_failed: int = 0  # rows of the failed inputs (not counted as removed)
     batches: int = 0
     retries: int = 0
     actors_started: int = 0

@@ -86,11 +86,12 @@ def stage_rows(stage: dict[str, Any]) -> tuple[str, int, int, int]:
     writer's files), nothing is kept, removed or added.
     """
     rows_in, rows_out = int(stage.get("rows_in") or 0), int(stage.get("rows_out") or 0)
+    rows_failed = int(stage.get("rows_failed") or 0)  # rows of failed inputs are failed, not removed
     if converts_rows(stage):
         return "convert", 0, 0, 0
     if rows_out > rows_in:
         return "expand", rows_in, 0, rows_out - rows_in
-    return "filter", rows_out, rows_in - rows_out, 0
+    return "filter", rows_out, max(0, rows_in - rows_out - rows_failed), 0
 
 
 def _rows_split(stage: dict[str, Any]) -> tuple[int, int, int]:
@@ -217,6 +218,7 @@ _COLUMNS: list[tuple[str, str]] = [
     ("rows_in", "rows in"),
     ("rows_out", "rows out"),
     ("rows_removed", "rows removed"),
+    ("rows_failed", "rows failed"),
     ("batches", "batches"),
     ("actors_started", "actors"),
     ("actors_restarted", "restarted"),
@@ -273,6 +275,7 @@ def run_totals(stages: list[dict[str, Any]]) -> dict[str, int]:
         "rows_removed": sum(stage_rows(s)[2] for s in stages),
         "rows_final": rows_final,
         "tasks_failed": sum(int(s.get("tasks_failed") or 0) for s in stages),
+        "rows_failed": sum(int(s.get("rows_failed") or 0) for s in stages),
         "retries": sum(int(s.get("retries") or 0) for s in stages),
         "actors_started": sum(int(s.get("actors_started") or 0) for s in stages),
     }
@@ -290,6 +293,7 @@ def _cards(report: dict[str, Any]) -> str:
         ("rows removed", _num(totals["rows_removed"])),
         ("rows at the end", _num(totals["rows_final"])),
         ("failed tasks", _num(totals["tasks_failed"])),
+        ("rows of failed tasks", _num(totals["rows_failed"])),
         ("retries", _num(totals["retries"])),
         ("actors started", _num(totals["actors_started"])),
     ]

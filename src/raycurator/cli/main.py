@@ -290,11 +290,17 @@ def report(
     if as_json:
         print(json.dumps(data, indent=2, default=str))
         return
-    if html or not (directory / "report.html").exists():
-        from raycurator.backends.report_html import write_report_html
+    try:
+        if html or not (directory / "report.html").exists():
+            from raycurator.backends.report_html import write_report_html
 
-        write_report_html(directory, data)
-    print_report(data, console(), directory)
+            write_report_html(directory, data)
+        print_report(data, console(), directory)
+    except (TypeError, ValueError, AttributeError, KeyError) as error:
+        raise fail(
+            f"cannot read the run report: {directory / 'report.json'} is damaged ({type(error).__name__}: {error})",
+            EXIT_FAILED,
+        ) from None
 
 
 if __name__ == "__main__":

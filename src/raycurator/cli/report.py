@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,14 @@ from rich.table import Table
 from rich.text import Text
 
 from raycurator.backends.report_html import run_totals, stage_rows
+
+# C0 controls but tab and newline, DEL, C1 controls: what a terminal may act on (ESC]0; ESC[2J ...)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: object) -> str:
+    """`text` with control characters shown as escapes (`\\x1b`), so printing it cannot drive the terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
 
 
 def find_run_dir(path: str | Path) -> Path:
@@ -32,8 +41,18 @@ def find_run_dir(path: str | Path) -> Path:
 
 
 def load_report(run_dir: Path) -> dict[str, Any]:
-    """The parsed `report.json` of a run directory."""
-    return json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    """The parsed `report.json` of a run directory; a `ValueError` naming the file when it is damaged."""
+    path = run_dir / "report.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is damaged (not JSON: {error})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is damaged (a JSON object was expected, got {type(data).__name__})")
+    stages = data.get("stages")
+    if stages is not None and (not isinstance(stages, list) or not all(isinstance(s, dict) for s in stages)):
+        raise ValueError(f"{path} is damaged ('stages' is not a list of objects)")
+    return data
 
 
 def _int(value: Any) -> int:
@@ -54,6 +73,12 @@ def removed_text(stage: dict[str, Any]) -> str:
     if kind == "expand":
         return f"+{added:,}"
     return f"{removed:,} ({100 * removed / rows_in:.1f}%)" if removed and rows_in else "0"
+
+
+def _failed_text(stage: dict[str, Any]) -> str:
+    """`2` failed tasks, `2 (40 rows)` when their rows are known."""
+    tasks, rows = _int(stage.get("tasks_failed")), _int(stage.get("rows_failed"))
+    return f"{tasks} ({rows:,} rows)" if rows else str(tasks)
 
 
 def summary_table(report: dict[str, Any]) -> Table:
@@ -80,13 +105,13 @@ def summary_table(report: dict[str, Any]) -> Table:
         rate = stage.get("rows_per_s")
         table.add_row(
             str(index),
-            Text(str(stage.get("stage_name"))),
+            Text(printable(stage.get("stage_name"))),
             f"{_int(stage.get('tasks_in')):,}",
             f"{_int(stage.get('tasks_out')):,}",
             f"{rows_in:,}",
             f"{_int(stage.get('rows_out')):,}",
             removed_text(stage),
-            str(_int(stage.get("tasks_failed"))),
+            _failed_text(stage),
             str(_int(stage.get("retries"))),
             str(_int(stage.get("actors_started"))),
             f"{float(stage.get('busy_s') or 0):.2f}",
@@ -103,7 +128,7 @@ def custom_metrics_lines(report: dict[str, Any]) -> list[str]:
         metrics = stage.get("custom_metrics") or {}
         if metrics:
             values = ", ".join(f"{name}={_metric_text(value)}" for name, value in sorted(metrics.items()))
-            lines.append(f"{stage.get('stage_name')}: {values}")
+            lines.append(printable(f"{stage.get('stage_name')}: {values}"))
     return lines
 
 
@@ -127,7 +152,8 @@ def print_report(report: dict[str, Any], console: Console, run_dir: Path | None 
     totals = run_totals(report.get("stages") or [])
     console.print(
         f"rows read: {totals['rows_read']:,}; removed: {totals['rows_removed']:,}; "
-        f"at the end: {totals['rows_final']:,}; failed tasks: {totals['tasks_failed']}; retries: {totals['retries']}",
+        f"at the end: {totals['rows_final']:,}; failed tasks: {totals['tasks_failed']} "
+        f"({totals['rows_failed']:,} rows); retries: {totals['retries']}",
         highlight=False,
     )
     metric_lines = custom_metrics_lines(report)
@@ -143,9 +169,10 @@ def print_report(report: dict[str, Any], console: Console, run_dir: Path | None 
             highlight=False,
         )
     if report.get("error"):
-        console.print(f"error: {report['error']}", highlight=False, markup=False)
+        console.print(f"error: {printable(report['error'])}", highlight=False, markup=False)
     if report.get("failure_ledger"):
-        console.print(f"failed inputs (skipped): {report['failure_ledger']}", highlight=False, markup=False)
+        ledger = printable(report["failure_ledger"])
+        console.print(f"failed inputs and skipped records: {ledger}", highlight=False, markup=False)
     if run_dir is not None:
         for name in ("report.json", "report.html"):
             if (run_dir / name).exists():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -15,10 +16,11 @@ from rich.logging import RichHandler
 
 from raycurator.backends.report_html import write_report_html
 from raycurator.cli.build import BuiltPipeline
-from raycurator.cli.report import print_report
-from raycurator.errors import StageExecutionError
+from raycurator.cli.report import print_report, printable
+from raycurator.errors import RunTerminated, StageExecutionError
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
 
 logger = logging.getLogger("raycurator.cli")
 
@@ -30,16 +32,23 @@ def console(stderr: bool = False) -> Console:
     return Console(file=stream, width=160, no_color=True)
 
 
+class PrintableFormatter(logging.Formatter):
+    """Formats log records with control characters escaped (messages may quote user data)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
+
+
 def setup_logging(debug: bool = False, quiet: bool = False) -> None:
     """Send raycurator's log records to stderr (rich on a terminal, plain lines otherwise)."""
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
     handler: logging.Handler
     if sys.stderr.isatty():
         handler = RichHandler(console=Console(file=sys.stderr), show_path=debug, markup=False)
-        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        handler.setFormatter(PrintableFormatter("%(name)s: %(message)s"))
     else:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+        handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     root = logging.getLogger("raycurator")
     for existing in list(root.handlers):
         root.removeHandler(existing)
@@ -52,8 +61,8 @@ def fail(message: str, code: int, debug_text: str | None = None) -> typer.Exit:
     """Print `message` (and `debug_text` when given) to stderr; return the Exit to raise."""
     err = console(stderr=True)
     if debug_text:
-        err.print(debug_text.rstrip(), markup=False, highlight=False, soft_wrap=True)
-    err.print(f"Error: {message}", markup=False, highlight=False, soft_wrap=True)
+        err.print(printable(debug_text.rstrip()), markup=False, highlight=False, soft_wrap=True)
+    err.print(f"Error: {printable(message)}", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -99,15 +108,21 @@ def execute_built(built: BuiltPipeline, debug: bool) -> RunOutcome:
     )
     code, error = EXIT_OK, None
     results: list[Any] = []
+    previous = signal.signal(signal.SIGTERM, _terminate)  # SIGTERM stops the run like Ctrl-C
     try:
         results = built.pipeline.run(executor=built.executor)
+    except RunTerminated:
+        code = EXIT_TERMINATED
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     except Exception as exc:
         code, error = EXIT_FAILED, exc
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     run_dir, report = _finish_report(built, out)
-    if code == EXIT_INTERRUPTED:
-        raise fail("interrupted" + (f"; partial report in {run_dir}" if run_dir else ""), code)
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+        what = "terminated (SIGTERM)" if code == EXIT_TERMINATED else "interrupted"
+        raise fail(what + (f"; partial report in {run_dir}" if run_dir else ""), code)
     if error is not None:
         where = f" The run's report is in {run_dir}." if run_dir else ""
         hint = "" if debug else " Re-run with --debug to see the traceback."
@@ -118,6 +133,10 @@ def execute_built(built: BuiltPipeline, debug: bool) -> RunOutcome:
         )
     _print_outputs(results, out)
     return RunOutcome(run_dir, report, list(results or []))
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise RunTerminated(f"received signal {signum}")
 
 
 def _finish_report(built: BuiltPipeline, out: Console) -> tuple[Path | None, dict[str, Any] | None]:

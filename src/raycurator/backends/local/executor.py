@@ -93,6 +93,7 @@ class LocalExecutor(BaseExecutor):
                     produced = adapter.process_batch(batch)
                 except Exception as error:
                     counters.tasks_failed += len(batch)
+                    counters.rows_failed += sum(t.num_items for t in batch)
                     raise stage_error(stage, batch, error) from error
                 counters.record_batch(
                     len(batch),

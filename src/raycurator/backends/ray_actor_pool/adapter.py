@@ -44,6 +44,10 @@ def task_meta(task: Task) -> TaskMeta:
     )
 
 
+#: The figures of a fused stage's members that add up over calls.
+MEMBER_SUMS = ("tasks_in", "tasks_out", "filtered", "failed", "rows_in", "rows_out", "rows_failed", "process_time")
+
+
 def _failure(stage: ProcessingStage, tasks: list[Task], error: BaseException) -> TaskFailure:
     files: list[str] = []
     for task in tasks:
@@ -170,7 +174,7 @@ class RayActorPoolStageAdapter(BaseStageAdapter):
                 merged.append(member)
                 continue
             total = merged[position]
-            for name in ("tasks_in", "tasks_out", "filtered", "failed", "rows_in", "rows_out", "process_time"):
+            for name in MEMBER_SUMS:
                 setattr(total, name, getattr(total, name) + getattr(member, name))
             total.output_counts.extend(member.output_counts)
             add_metrics(total.custom_metrics, member.custom_metrics)

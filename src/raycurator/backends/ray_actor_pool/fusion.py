@@ -31,6 +31,7 @@ class MemberStats:
     failed: int = 0
     rows_in: int = 0
     rows_out: int = 0
+    rows_failed: int = 0
     process_time: float = 0.0
     output_counts: list[int] = field(default_factory=list)
     custom_metrics: dict[str, float] = field(default_factory=dict)
@@ -89,6 +90,7 @@ class FusedStage(ProcessingStage[Task, Task]):
                 except Exception as error:
                     # this member fails all it was given; earlier members' figures stand
                     record.failed, record.output_counts = record.tasks_in, []
+                    record.rows_failed = record.rows_in
                     self.last_member_stats = [*stats, record]
                     raise MemberStageError(member.name, error) from error
                 counts = adapter.last_output_counts

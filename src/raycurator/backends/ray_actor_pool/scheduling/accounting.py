@@ -29,6 +29,7 @@ class RunAccounting(SchedulerState):
             counters.tasks_attributed += attributed
             counters.tasks_filtered += len(member.output_counts) - attributed
             counters.tasks_failed += member.failed
+            counters.rows_failed += member.rows_failed
             counters.tasks_out += member.tasks_out
             counters.rows_in += member.rows_in
             counters.rows_out += member.rows_out

@@ -255,6 +255,8 @@ class StreamingScheduler(ActorLifecycle, ActorPlacement, RunAccounting, NodeLoss
             self.fatal = summary.failures[0]
             if op.counts_inputs(batch):
                 counters.tasks_failed += len(failed_positions) or len(batch.items)
+                failed_items = [batch.items[p] for p in failed_positions] if failed_positions else batch.items
+                counters.rows_failed += sum(item.meta.num_items for item in failed_items)
             return
         for failure in summary.failures:
             self.skipped.append(failure)
@@ -266,6 +268,7 @@ class StreamingScheduler(ActorLifecycle, ActorPlacement, RunAccounting, NodeLoss
             self._record_members(op, summary.member_stats, batch.task_ids)
         elif op.counts_inputs(batch):
             counters.tasks_failed += len(failed_positions)
+            counters.rows_failed += sum(batch.items[p].meta.num_items for p in failed_positions)
             counters.record_batch(
                 len(batch.items) - len(failed_positions),
                 len(outputs),
@@ -328,6 +331,7 @@ class StreamingScheduler(ActorLifecycle, ActorPlacement, RunAccounting, NodeLoss
         ]
         if op.counts_inputs(batch):
             self.members[op.index][0].tasks_failed += len(batch.items)
+            self.members[op.index][0].rows_failed += sum(item.meta.num_items for item in batch.items)
         if op.spec.on_error == "skip":
             self.skipped.extend(failures)
             if isinstance(op, ShuffleOperator) and batch.method == "shuffle_map":

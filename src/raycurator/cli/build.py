@@ -42,6 +42,7 @@ def build_executor(ctx: BuildContext, overrides: CliOverrides) -> tuple[Executor
         ("checkpoint_dir", overrides.checkpoint_dir, "--checkpoint-dir"),
         ("log_dir", overrides.log_dir, "--log-dir"),
         ("checkpoint_start_over", overrides.start_over, "--start-over"),
+        ("allow_insecure_ray", overrides.insecure, "--insecure"),
     ):
         if value is None:
             continue

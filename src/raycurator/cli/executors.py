@@ -83,3 +83,4 @@ class CliOverrides:
     log_dir: str | None = None
     show_progress: bool | None = None
     start_over: bool | None = None
+    insecure: bool | None = None

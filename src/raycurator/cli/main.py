@@ -88,12 +88,26 @@ def run(
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No live progress display.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors in the log.")] = False,
     debug: DebugOption = False,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Allow a Ray cluster reachable off this machine with authentication off (RAY_AUTH_MODE=disabled).",
+        ),
+    ] = False,
 ) -> None:
     """Check a pipeline file, then run it; print the per-stage summary and where the reports are."""
     setup_logging(debug, quiet)
     if start_over and checkpoint_dir is None:
         raise fail("--start-over needs --checkpoint-dir", EXIT_CONFIG)
-    cli = CliOverrides(address, checkpoint_dir, log_dir, False if no_progress else None, True if start_over else None)
+    cli = CliOverrides(
+        address,
+        checkpoint_dir,
+        log_dir,
+        False if no_progress else None,
+        True if start_over else None,
+        True if insecure else None,
+    )
     built = load_and_build(pipeline_file, set_, cli, debug)
     execute_built(built, debug)
     raise typer.Exit(EXIT_OK)

@@ -110,3 +110,23 @@ def test_deep_nesting_is_a_pipeline_file_error(cli, tmp_path):
         result = cli("describe", str(config))
         assert result.returncode == 2, str(result)
         assert "nests" in result.stderr and "Traceback" not in result.output, str(result)
+
+
+def test_describe_does_not_print_secrets(cli, tmp_path):
+    data = tmp_path / "in"
+    data.mkdir()
+    (data / "a.jsonl").write_text('{"text": "a"}\n')
+    config = write(
+        tmp_path,
+        f"""
+        stages:
+          - JsonlReader:
+              file_paths: "{data}"
+              storage_options: {{key: AKIA-VISIBLE-ID, secret: hunter2-secret, client_kwargs: {{region_name: eu}}}}
+        """,
+    )
+    for extra in ((), ("--json",)):
+        result = cli("describe", str(config), *extra)
+        assert result.returncode == 0, str(result)
+        assert "hunter2-secret" not in result.output and "AKIA-VISIBLE-ID" not in result.output
+        assert "region_name" in result.stdout

@@ -113,11 +113,22 @@ def run(
     raise typer.Exit(EXIT_OK)
 
 
+def without_secrets(value: Any) -> Any:
+    """`value` with the values under secret-looking keys (keys, tokens, passwords) replaced, for printing."""
+    from raycurator.backends.checkpoint import REDACTED, SECRET_NAME
+
+    if isinstance(value, dict):
+        return {k: REDACTED if SECRET_NAME.search(str(k)) else without_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_secrets(v) for v in value]
+    return value
+
+
 def describe_data(built: BuiltPipeline) -> dict[str, Any]:
     """The built pipeline as plain data: stages as written, their parts, the executor."""
     entries = []
     for entry, stage in zip(built.config.stages, built.pipeline.stages, strict=True):
-        item: dict[str, Any] = {"stage": entry["stage"], "params": entry.get("params") or {}}
+        item: dict[str, Any] = {"stage": entry["stage"], "params": without_secrets(entry.get("params") or {})}
         if isinstance(stage, CompositeStage):
             item["composite"] = True
             item["parts"] = [part.describe() for part in stage.decompose_and_apply_with()]

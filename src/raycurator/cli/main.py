@@ -1,7 +1,7 @@
 """The `raycurator` command: run and describe YAML pipelines, list stages, the demo, run reports.
 
 Exit codes: 0 success; 1 the run failed; 2 the command line or the pipeline config is invalid
-(nothing was started); 130 interrupted. Errors are printed as one paragraph; `--debug` adds
+(nothing was started); 130 interrupted (143: SIGTERM). Errors are printed as one paragraph; `--debug` adds
 the traceback. Logging handlers are configured here only (library code never does).
 """
 

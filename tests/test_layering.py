@@ -23,6 +23,8 @@ SRC_ROOT = Path(__file__).resolve().parents[1] / "src" / PACKAGE
 LAYERS: dict[str, int] = {
     "perf": 0,
     "errors": 0,
+    # NeMo Curator 1.4's `utils.performance_utils` path; re-exports `perf` only (docs/compat.md)
+    "utils": 0,
     "tasks": 1,
     "stages": 2,
     "backends": 3,

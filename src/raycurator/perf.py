@@ -40,6 +40,14 @@ class StagePerfStats:
             return self
         return self.__add__(other)
 
+    def reset(self) -> None:
+        """Zero every figure (the stage name stays)."""
+        self.process_time = 0.0
+        self.actor_idle_time = 0.0
+        self.input_data_size_mb = 0.0
+        self.num_items_processed = 0
+        self.custom_metrics = {}
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (JSON-serialisable)."""
         return asdict(self)
@@ -59,8 +67,9 @@ class StagePerfStats:
 class StageTimer:
     """Measures process time and the idle time between calls for one stage instance."""
 
-    def __init__(self, stage_name: str) -> None:
-        self.stage_name = stage_name
+    def __init__(self, stage: Any) -> None:
+        """`stage`: the stage's name, or the stage itself (as NeMo Curator passes it)."""
+        self.stage_name = stage if isinstance(stage, str) else str(stage.name)
         self._last_end: float | None = None
         self._input_size_mb = 0.0
         self._num_items = 0

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from raycurator.errors import StageExecutionError
+from raycurator.errors import PipelineConfigError, StageExecutionError
 from raycurator.perf import StageTimer
 from raycurator.stages.base import ProcessingStage, TaskFailedError
 from raycurator.tasks import EmptyTask, FailedTask, NoneTask, Task, _EmptyTask
@@ -148,3 +148,13 @@ class BaseExecutor(ABC):
     @abstractmethod
     def execute(self, stages: list[ProcessingStage], initial_tasks: list[Task] | None = None) -> list[Task]:
         """Run the stages in order and return the final stage's output tasks."""
+
+    def with_checkpoint_path(self, checkpoint_path: str) -> BaseExecutor:
+        """This executor, resuming from / recording to `checkpoint_path` (`Pipeline.run(checkpoint_path=)`).
+
+        Executors that cannot resume raise `PipelineConfigError`; the actor-pool executor can.
+        """
+        raise PipelineConfigError(
+            f"{type(self).__name__} cannot resume from a checkpoint (checkpoint_path={checkpoint_path!r}); "
+            "use RayActorPoolExecutor"
+        )

@@ -170,7 +170,7 @@ class ProcessingStage(Generic[X, Y], metaclass=StageMeta):
         """Whether `process` is annotated to return a list (one input can give many outputs)."""
         try:
             hints = typing.get_type_hints(type(self).process)
-        except Exception:  # unresolvable annotations: assume no fan-out  # noqa: BLE001
+        except Exception:  # unresolvable annotations: assume no fan-out
             return False
         return _mentions_list(hints.get("return"))
 
@@ -231,7 +231,7 @@ class ProcessingStage(Generic[X, Y], metaclass=StageMeta):
         return True
 
     # -- configuration ----------------------------------------------------------------------------
-    def with_(  # noqa: PLR0913
+    def with_(
         self,
         name: str | None = None,
         resources: Resources | None = None,

@@ -54,6 +54,14 @@ class RayActorPoolExecutor(BaseExecutor):
         self.show_progress = show_progress
         self.last_report: RunReport | None = None
 
+    def with_checkpoint_path(self, checkpoint_path: str) -> RayActorPoolExecutor:
+        """A copy of this executor whose `checkpoint_dir` is `checkpoint_path`."""
+        return RayActorPoolExecutor(
+            {**self.config, "checkpoint_dir": str(checkpoint_path)},
+            ignore_head_node=self.ignore_head_node,
+            show_progress=self.show_progress,
+        )
+
     # -- set-up helpers ---------------------------------------------------------------------------
     def _plan(self, stages: list[ProcessingStage], starts_from_source: bool) -> list[ProcessingStage]:
         """The stages as they will run: consecutive compatible map stages fused (streaming mode)."""

@@ -149,8 +149,11 @@ class BaseExecutor(ABC):
     def execute(self, stages: list[ProcessingStage], initial_tasks: list[Task] | None = None) -> list[Task]:
         """Run the stages in order and return the final stage's output tasks."""
 
-    def with_checkpoint_path(self, checkpoint_path: str) -> BaseExecutor:
-        """This executor, resuming from / recording to `checkpoint_path` (`Pipeline.run(checkpoint_path=)`).
+    def execute_with_checkpoint(
+        self, stages: list[ProcessingStage], initial_tasks: list[Task] | None, checkpoint_path: str
+    ) -> list[Task]:
+        """`execute`, recording finished source partitions in `checkpoint_path` and skipping those
+        already recorded there (`Pipeline.run(checkpoint_path=...)`).
 
         Executors that cannot resume raise `PipelineConfigError`; the actor-pool executor can.
         """

@@ -91,14 +91,14 @@ class Pipeline:
         """Build the pipeline and run it (default: the Ray actor-pool executor).
 
         `checkpoint_path` (a local folder) records finished source partitions and skips them when
-        the same run is started again; the executor must support it (`with_checkpoint_path`).
+        the same run is started again; the executor must support it (`execute_with_checkpoint`).
         """
         stages = self.build()
         if executor is None:
             executor = default_executor()
-        if checkpoint_path is not None:
-            executor = executor.with_checkpoint_path(str(Path(checkpoint_path).absolute()))
         logger.info("running pipeline '%s' (%d stages) on %s", self.name, len(stages), type(executor).__name__)
+        if checkpoint_path is not None:
+            return executor.execute_with_checkpoint(stages, initial_tasks, str(Path(checkpoint_path).absolute()))
         return executor.execute(stages, initial_tasks)
 
     def __repr__(self) -> str:

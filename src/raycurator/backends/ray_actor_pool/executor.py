@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -54,13 +55,16 @@ class RayActorPoolExecutor(BaseExecutor):
         self.show_progress = show_progress
         self.last_report: RunReport | None = None
 
-    def with_checkpoint_path(self, checkpoint_path: str) -> RayActorPoolExecutor:
-        """A copy of this executor whose `checkpoint_dir` is `checkpoint_path`."""
-        return RayActorPoolExecutor(
-            {**self.config, "checkpoint_dir": str(checkpoint_path)},
-            ignore_head_node=self.ignore_head_node,
-            show_progress=self.show_progress,
-        )
+    def execute_with_checkpoint(
+        self, stages: list[ProcessingStage], initial_tasks: list[Task] | None, checkpoint_path: str
+    ) -> list[Task]:
+        """`execute` with `checkpoint_dir=checkpoint_path` for this run only."""
+        configured = self.options
+        self.options = dataclasses.replace(configured, checkpoint_dir=str(checkpoint_path))
+        try:
+            return self.execute(stages, initial_tasks)
+        finally:
+            self.options = configured
 
     # -- set-up helpers ---------------------------------------------------------------------------
     def _plan(self, stages: list[ProcessingStage], starts_from_source: bool) -> list[ProcessingStage]:

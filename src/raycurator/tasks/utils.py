@@ -49,12 +49,19 @@ class TaskPerfUtils:
     def collect_stage_metrics(tasks: Any) -> dict[str, dict[str, np.ndarray]]:
         """`{stage_name: {metric: array of values, one per record}}`, custom metrics as `custom.<name>`.
 
-        Stages appear in the order they were first met on the tasks (stage order).
+        A record is the figures of one stage call; a call that made several tasks attached the
+        same record to each, and it is counted once (by its `record_id`). Stages appear in the
+        order they were first met on the tasks (stage order).
         """
         collected: dict[str, dict[str, list[float]]] = {}
+        seen: set[str | int] = set()
         for pipeline_tasks in TaskPerfUtils._normalize_pipeline_tasks(tasks).values():
             for task in pipeline_tasks:
                 for stats in task._stage_perf:
+                    key = stats.record_id or id(stats)
+                    if key in seen:
+                        continue
+                    seen.add(key)
                     metrics = collected.setdefault(stats.stage_name, defaultdict(list))
                     for name, value in stats.items():
                         metrics[name].append(value)

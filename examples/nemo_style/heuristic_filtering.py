@@ -62,11 +62,11 @@ def main() -> None:
 
     written = [path for task in results for path in task.data]
     stage_metrics = TaskPerfUtils.collect_stage_metrics(results)
-    documents_read = int(TaskPerfUtils.get_aggregated_stage_stat(results, "jsonl_reader", "num_items_processed"))
+    documents_kept = int(TaskPerfUtils.get_aggregated_stage_stat(results, "jsonl_writer", "num_items_processed"))
     print(f"Pipeline finished in {elapsed:.1f}s; {len(written)} file(s) written to {args.output}")
     for stage_name, metrics in stage_metrics.items():
         print(f"  {stage_name}: {int(metrics['num_items_processed'].sum())} item(s) in")
-    print(f"files read: {documents_read}")
+    print(f"documents kept: {documents_kept}")
 
 
 if __name__ == "__main__":

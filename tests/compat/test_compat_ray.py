@@ -31,7 +31,7 @@ from raycurator.stages.file_partitioning import FilePartitioningStage
 from raycurator.stages.text.deduplication import TextDuplicatesRemovalWorkflow
 from raycurator.stages.text.io.reader import JsonlReader
 from raycurator.stages.text.io.writer import JsonlWriter
-from raycurator.tasks import DocumentBatch
+from raycurator.tasks import DocumentBatch, FailedTask
 from raycurator.tasks.utils import TaskPerfUtils
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -202,3 +202,18 @@ def test_exact_identification_then_removal_with_the_id_generator_nemo_style(tmp_
     assert all(CURATOR_DEDUP_ID_STR not in d for d in kept)
     with pytest.raises(ValueError):  # the generator actor is gone after the workflow
         get_id_generator_actor()
+
+
+class FailOnBad(ProcessingStage[DocumentBatch, DocumentBatch]):
+    _name = "fail_on_bad"
+
+    def process(self, task: DocumentBatch) -> DocumentBatch | FailedTask:
+        return FailedTask() if task.task_id == "t2" else task
+
+
+def test_failed_task_is_a_failure_not_a_filter_on_the_actor_pool():
+    executor = RayActorPoolExecutor(config={"on_error": "skip"}, show_progress=False)
+    results = Pipeline("p", stages=[FailOnBad()]).run(executor, initial_tasks=batches())
+    assert sorted(t.task_id for t in results) == ["t0", "t1", "t3"]
+    (stage,) = executor.last_report.stages
+    assert (stage.tasks_failed, stage.tasks_filtered) == (1, 0)

@@ -3,9 +3,10 @@
 - `EmptyTask`: the start token a pipeline's first stage receives when no tasks are given.
 - `NoneTask`: returned by a stage for an input it filtered out; executors drop it exactly like
   a returned `None` (the input counts as filtered).
-- `FailedTask`: returned by a stage for an input it could not process; executors drop it and
-  count the input as failed (it goes to the failure ledger of the actor-pool executor), so it
-  is not mistaken for a filtered one.
+- `FailedTask`: returned by a stage for an input it could not process; the input fails as if
+  the stage had raised (`TaskFailedError`): the run stops naming stage and task, or, with the
+  actor-pool executor's `on_error="skip"`, the input goes to the failure ledger and its source
+  partition is not checkpointed, so a rerun tries it again. It is never counted as filtered.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ class ExactDuplicateIdsStage(ShuffleStage):
     without duplicates produce no task.
     """
 
-    _name = "ExactDuplicateIdsStage"  # NeMo's file-based stage: exact.identification
+    _name = "ExactDuplicateIdsStage"  # NeMo Curator's ExactDuplicateIdentification: exact.identification
 
     def __init__(
         self,

@@ -23,6 +23,8 @@ SRC_ROOT = Path(__file__).resolve().parents[1] / "src" / PACKAGE
 LAYERS: dict[str, int] = {
     "perf": 0,
     "errors": 0,
+    # NeMo Curator 1.4's `utils.performance_utils` path; re-exports `perf` only (docs/compat.md)
+    "utils": 0,
     "tasks": 1,
     "stages": 2,
     "backends": 3,
@@ -38,6 +40,11 @@ LAZY_IMPORT_WHITELIST: set[tuple[str, str]] = {
     (f"{PACKAGE}.pipeline.pipeline", "default_executor"),
     # the dedup workflows run on the local executor when given none
     (f"{PACKAGE}.stages.deduplication.workflow_utils", "default_executor"),
+    # NeMo Curator 1.4's import path of TextDuplicatesRemovalWorkflow is in `stages`, but the
+    # workflow runs a Pipeline, so it lives in `pipeline`; the stage-layer modules import it on
+    # first attribute access only (module `__getattr__`), never when they load
+    (f"{PACKAGE}.stages.text.deduplication", "__getattr__"),
+    (f"{PACKAGE}.stages.text.deduplication.removal_workflow", "__getattr__"),
 }
 
 

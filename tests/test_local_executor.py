@@ -354,10 +354,11 @@ def test_custom_metrics_visible_via_task_perf_utils():
     out = LocalExecutor().execute([Metered("meter", batch_size=2), Recorder("after")], tasks)
     metrics = TaskPerfUtils.collect_stage_metrics(out)
     assert list(metrics) == ["meter", "after"]
-    # batches [t0,t1], [t2,t3], [t4]: rows 1+2, 3+4, 5 -- one record per output task
-    assert metrics["meter"]["custom.docs"].tolist() == [3.0, 3.0, 7.0, 7.0, 5.0]
-    assert metrics["meter"]["custom.calls"].tolist() == [2.0, 2.0, 2.0, 2.0, 1.0]
-    assert metrics["meter"]["num_items_processed"].tolist() == [2, 2, 2, 2, 1]
+    # batches [t0,t1], [t2,t3], [t4]: rows 1+2, 3+4, 5 -- one record per call (NeMo Curator's
+    # meaning: a record shared by a call's outputs counts once), items are rows
+    assert metrics["meter"]["custom.docs"].tolist() == [3.0, 7.0, 5.0]
+    assert metrics["meter"]["custom.calls"].tolist() == [2.0, 2.0, 1.0]
+    assert metrics["meter"]["num_items_processed"].tolist() == [3, 7, 5]
     assert "custom.docs" not in metrics["after"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -19,6 +20,9 @@ class StagePerfStats:
     input_data_size_mb: float = 0.0
     num_items_processed: int = 0
     custom_metrics: dict[str, float] = field(default_factory=dict)
+    # identifies the call these figures belong to: a call whose outputs are several tasks
+    # attaches the same record to each, and aggregations count it once (as NeMo Curator does)
+    record_id: str = field(default="", compare=False, repr=False)
 
     def __add__(self, other: StagePerfStats) -> StagePerfStats:
         if not isinstance(other, StagePerfStats):
@@ -40,9 +44,19 @@ class StagePerfStats:
             return self
         return self.__add__(other)
 
+    def reset(self) -> None:
+        """Zero every figure (the stage name stays)."""
+        self.process_time = 0.0
+        self.actor_idle_time = 0.0
+        self.input_data_size_mb = 0.0
+        self.num_items_processed = 0
+        self.custom_metrics = {}
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain-dict form (JSON-serialisable)."""
-        return asdict(self)
+        """Plain-dict form (JSON-serialisable), without the record id."""
+        data = asdict(self)
+        data.pop("record_id")
+        return data
 
     def items(self) -> list[tuple[str, Any]]:
         """Flat (metric, value) pairs; custom metrics appear as `custom.<name>`."""
@@ -59,8 +73,9 @@ class StagePerfStats:
 class StageTimer:
     """Measures process time and the idle time between calls for one stage instance."""
 
-    def __init__(self, stage_name: str) -> None:
-        self.stage_name = stage_name
+    def __init__(self, stage: Any) -> None:
+        """`stage`: the stage's name, or the stage itself (as NeMo Curator passes it)."""
+        self.stage_name = stage if isinstance(stage, str) else str(stage.name)
         self._last_end: float | None = None
         self._input_size_mb = 0.0
         self._num_items = 0
@@ -96,4 +111,5 @@ class StageTimer:
             input_data_size_mb=self._input_size_mb,
             num_items_processed=self._num_items,
             custom_metrics=dict(custom_metrics or {}),
+            record_id=uuid.uuid4().hex,
         )

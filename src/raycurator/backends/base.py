@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from raycurator.errors import SkippedRecord, StageExecutionError
+from raycurator.errors import PipelineConfigError, SkippedRecord, StageExecutionError
 from raycurator.perf import StageTimer
-from raycurator.stages.base import ProcessingStage
-from raycurator.tasks import EmptyTask, Task, _EmptyTask
+from raycurator.stages.base import ProcessingStage, TaskFailedError
+from raycurator.tasks import EmptyTask, FailedTask, NoneTask, Task, _EmptyTask
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +50,16 @@ class BaseStageAdapter:
         self.last_custom_metrics = {}
         self.last_skipped_records = []
         self._timer.reinit(sum(t.data_size_bytes() for t in tasks))
-        with self._timer.time_process(len(tasks)):
+        # as in NeMo Curator, "items processed" are the input's items (rows of a DocumentBatch)
+        with self._timer.time_process(sum(t.num_items for t in tasks)):
             outputs = self.stage.process_batch(tasks)
         if outputs is None:
             outputs = []
         elif not isinstance(outputs, list):
             outputs = [outputs]
+        if any(isinstance(t, FailedTask) for t in outputs):
+            raise TaskFailedError(f"stage '{self.stage.name}' returned FailedTask")
+        outputs = [t for t in outputs if t is not None and not isinstance(t, NoneTask)]
         self.last_custom_metrics = self.stage._consume_custom_metrics()
         self.last_skipped_records = self.stage._consume_skipped_records()
         stats = self._timer.log_stats(self.last_custom_metrics)
@@ -63,6 +67,7 @@ class BaseStageAdapter:
             for task in outputs:
                 task.add_stage_perf(stats)
         self.last_output_counts = self.stage._consume_output_counts()
+        assign_missing_task_ids(tasks, outputs, self.last_output_counts)
         return outputs
 
     def setup_on_node(self, node_info: NodeInfo | None = None, worker_metadata: WorkerMetadata | None = None) -> None:
@@ -76,6 +81,31 @@ class BaseStageAdapter:
     def teardown(self) -> None:
         """Delegate the worker's tear-down to the stage."""
         self.stage.teardown()
+
+
+def assign_missing_task_ids(inputs: list[Task], outputs: list[Task], counts: list[int] | None) -> None:
+    """Give outputs made without a `task_id` one derived from their parent: `"<parent>_<n>"`.
+
+    The parent is found from the per-input output counts when the stage reported them (else
+    outputs are matched to inputs one to one, or all attributed to the first input). Ids are
+    deterministic: the same inputs give the same ids.
+    """
+    if all(t.task_id for t in outputs):
+        return
+    parents: list[str] = []
+    if counts is not None and len(counts) == len(inputs) and sum(counts) == len(outputs):
+        for task, count in zip(inputs, counts, strict=True):
+            parents.extend([task.task_id] * count)
+    elif len(inputs) == len(outputs):
+        parents = [t.task_id for t in inputs]
+    else:
+        parents = [inputs[0].task_id if inputs else "r"] * len(outputs)
+    seen: dict[str, int] = {}
+    for task, parent in zip(outputs, parents, strict=True):
+        position = seen.get(parent, 0)
+        seen[parent] = position + 1
+        if not task.task_id:
+            task.task_id = f"{parent}_{position}"
 
 
 def effective_batch_size(stage: ProcessingStage) -> int:
@@ -94,7 +124,11 @@ def starting_tasks(initial_tasks: list[Task] | None) -> list[Task]:
     """The tasks a run starts from: the given ones, or the empty start token."""
     if initial_tasks is None:  # a fresh start token per run, so no run sees another's perf stats
         return [_EmptyTask(task_id=EmptyTask.task_id, dataset_name=EmptyTask.dataset_name, data=None)]
-    return list(initial_tasks)
+    tasks = list(initial_tasks)
+    for position, task in enumerate(tasks):
+        if not task.task_id:  # made without one (NeMo Curator style): its position in the list
+            task.task_id = str(position)
+    return tasks
 
 
 def stage_error(stage: ProcessingStage, tasks: list[Task], error: BaseException) -> StageExecutionError:
@@ -121,3 +155,16 @@ class BaseExecutor(ABC):
     @abstractmethod
     def execute(self, stages: list[ProcessingStage], initial_tasks: list[Task] | None = None) -> list[Task]:
         """Run the stages in order and return the final stage's output tasks."""
+
+    def execute_with_checkpoint(
+        self, stages: list[ProcessingStage], initial_tasks: list[Task] | None, checkpoint_path: str
+    ) -> list[Task]:
+        """`execute`, recording finished source partitions in `checkpoint_path` and skipping those
+        already recorded there (`Pipeline.run(checkpoint_path=...)`).
+
+        Executors that cannot resume raise `PipelineConfigError`; the actor-pool executor can.
+        """
+        raise PipelineConfigError(
+            f"{type(self).__name__} cannot resume from a checkpoint (checkpoint_path={checkpoint_path!r}); "
+            "use RayActorPoolExecutor"
+        )

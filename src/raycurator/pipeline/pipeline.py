@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from raycurator.backends.base import BaseExecutor
@@ -81,16 +82,38 @@ class Pipeline:
             lines.append(f"     outputs: attrs={info['outputs'][0]} columns={info['outputs'][1]}")
         return "\n".join(lines)
 
-    def run(self, executor: BaseExecutor | None = None, initial_tasks: list[Task] | None = None) -> list[Task]:
-        """Build the pipeline and run it (default: the Ray actor-pool executor)."""
+    def run(
+        self,
+        executor: BaseExecutor | None = None,
+        initial_tasks: list[Task] | None = None,
+        checkpoint_path: str | Path | None = None,
+    ) -> list[Task]:
+        """Build the pipeline and run it (default: the Ray actor-pool executor).
+
+        `checkpoint_path` (a local folder) records finished source partitions and skips them when
+        the same run is started again; the executor must support it (`execute_with_checkpoint`).
+        """
         stages = self.build()
         if executor is None:
             executor = default_executor()
         logger.info("running pipeline '%s' (%d stages) on %s", self.name, len(stages), type(executor).__name__)
+        if checkpoint_path is not None:
+            return executor.execute_with_checkpoint(stages, initial_tasks, str(Path(checkpoint_path).absolute()))
         return executor.execute(stages, initial_tasks)
 
     def __repr__(self) -> str:
         return f"Pipeline(name={self.name!r}, stages={[s.name for s in self.stages]})"
+
+
+def assign_root_task_ids(initial_tasks: list[Task]) -> list[Task]:
+    """Give initial tasks made without a `task_id` their position in the list as id (in place).
+
+    Executors do this themselves when a run starts; tasks that have an id keep it.
+    """
+    for position, task in enumerate(initial_tasks):
+        if not task.task_id:
+            task.task_id = str(position)
+    return initial_tasks
 
 
 def default_executor() -> BaseExecutor:

@@ -8,22 +8,59 @@ properties below read whichever is present, and `with_` writes back the same way
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import inspect
+import time
+import typing
 from abc import ABCMeta, abstractmethod
+from collections.abc import Callable, Iterator
 from enum import StrEnum
+from types import UnionType
 from typing import Any, Generic, TypeVar
 
 from raycurator.errors import PipelineConfigError, SkippedRecord, StageInputError
-from raycurator.stages.registry import register_stage_class
+from raycurator.stages.registry import get_stage_class, register_stage_class
 from raycurator.stages.resources import Resources
-from raycurator.tasks import Task
+from raycurator.tasks import FailedTask, NoneTask, Task
 
 X = TypeVar("X", bound=Task)
 Y = TypeVar("Y", bound=Task)
 
 _DEFAULT_RESOURCES = Resources()
+
+__all__ = [
+    "CompositeStage",
+    "ProcessingStage",
+    "RayStageSpecKeys",
+    "StageMeta",
+    "TaskFailedError",
+    "get_stage_class",
+]
+
+
+class _Unset:
+    """Marks a `with_` argument that was not given (None is a meaningful value there)."""
+
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+_UNSET: Any = _Unset()
+
+
+class TaskFailedError(RuntimeError):
+    """A stage returned `FailedTask` for an input: the input failed (it was not filtered)."""
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    """A zero-argument function returning `value` (a per-instance override of a spec method)."""
+
+    def get() -> Any:
+        return copy.copy(value)
+
+    return get
 
 
 class RayStageSpecKeys(StrEnum):
@@ -98,14 +135,12 @@ class ProcessingStage(Generic[X, Y], metaclass=StageMeta):
         for task in tasks:
             self.validate_input(task)
             result = self.process(task)
-            if result is None:
-                counts.append(0)
-            elif isinstance(result, list):
-                outputs.extend(r for r in result if r is not None)
-                counts.append(sum(r is not None for r in result))
-            else:
-                outputs.append(result)
-                counts.append(1)
+            results = result if isinstance(result, list) else [result]
+            if any(isinstance(r, FailedTask) for r in results):
+                raise TaskFailedError(f"stage '{self.name}' returned FailedTask for task '{task.task_id}'")
+            kept = [r for r in results if r is not None and not isinstance(r, NoneTask)]
+            outputs.extend(kept)
+            counts.append(len(kept))
         object.__setattr__(self, "_output_counts", counts)
         return outputs
 
@@ -122,6 +157,44 @@ class ProcessingStage(Generic[X, Y], metaclass=StageMeta):
     def num_workers(self) -> int | None:
         """Upper bound on the number of workers of this stage (None: no bound)."""
         return None
+
+    def num_workers_per_node(self) -> float | None:
+        """Workers wanted per node (None: the executor decides); see docs/compat.md."""
+        return None
+
+    def supports_batch_processing(self) -> bool:
+        """Whether the stage overrides `process_batch` with a vectorised version."""
+        return type(self).process_batch is not ProcessingStage.process_batch
+
+    def is_fanout_stage(self) -> bool:
+        """Whether `process` is annotated to return a list (one input can give many outputs)."""
+        try:
+            hints = typing.get_type_hints(type(self).process)
+        except Exception:  # unresolvable annotations: assume no fan-out
+            return False
+        return _mentions_list(hints.get("return"))
+
+    def xenna_stage_spec(self) -> dict[str, Any]:
+        """Hints for NeMo Curator's Xenna backend; kept for compatibility, not used here."""
+        return {}
+
+    @property
+    def runtime_env(self) -> dict[str, Any] | None:
+        """A Ray runtime environment for this stage's workers (None: the executor's)."""
+        return getattr(self, "_runtime_env", None)
+
+    @runtime_env.setter
+    def runtime_env(self, value: dict[str, Any] | None) -> None:
+        object.__setattr__(self, "_runtime_env", value)
+
+    def get_config(self) -> dict[str, Any]:
+        """Name, resources, batch size and whether the stage processes batches itself."""
+        return {
+            "name": self.name,
+            "resources": self.resources,
+            "batch_size": self.batch_size,
+            "supports_batch_processing": self.supports_batch_processing(),
+        }
 
     # -- declared inputs and outputs ------------------------------------------------------------
     def inputs(self) -> tuple[list[str], list[str]]:
@@ -163,18 +236,54 @@ class ProcessingStage(Generic[X, Y], metaclass=StageMeta):
         name: str | None = None,
         resources: Resources | None = None,
         batch_size: int | None = None,
+        runtime_env: dict[str, Any] | None = None,
+        ray_stage_spec: dict[str, Any] | None = None,
+        xenna_stage_spec: dict[str, Any] | None = None,
+        num_workers: int | None = _UNSET,
+        num_workers_per_node: float | None = _UNSET,
     ) -> ProcessingStage[X, Y]:
-        """A configured copy of this stage; the original is left unchanged."""
+        """A configured copy of this stage; the original is left unchanged.
+
+        `ray_stage_spec` / `xenna_stage_spec` are merged over the stage's own (given keys win);
+        `num_workers` / `num_workers_per_node` replace what the methods return (None resets to
+        the executor's choice). At most one of the two worker-count options may be set.
+        """
         if resources is not None and not isinstance(resources, Resources):
             raise TypeError(f"stage '{self.name}': resources must be a Resources, got {type(resources).__name__}")
         if batch_size is not None and (
             not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1
         ):
             raise PipelineConfigError(f"stage '{self.name}': batch_size must be a positive int, got {batch_size!r}")
+        if num_workers is not _UNSET and num_workers is not None and (
+            not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 1
+        ):
+            raise PipelineConfigError(f"stage '{self.name}': num_workers must be a positive int, got {num_workers!r}")
+        if xenna_stage_spec is not None and "num_workers" in xenna_stage_spec:
+            raise PipelineConfigError(
+                f"stage '{self.name}': pass with_(num_workers=...) instead of num_workers in xenna_stage_spec"
+            )
         clone = copy.deepcopy(self)
-        for attr, value in (("name", name), ("resources", resources), ("batch_size", batch_size)):
+        for attr, value in (
+            ("name", name),
+            ("resources", resources),
+            ("batch_size", batch_size),
+            ("runtime_env", runtime_env),
+        ):
             if value is not None:
                 _assign(clone, attr, value)
+        if ray_stage_spec is not None:
+            object.__setattr__(clone, "ray_stage_spec", _constant({**clone.ray_stage_spec(), **ray_stage_spec}))
+        if xenna_stage_spec is not None:
+            merged = {**clone.xenna_stage_spec(), **xenna_stage_spec}
+            object.__setattr__(clone, "xenna_stage_spec", _constant(merged))
+        if num_workers is not _UNSET:
+            object.__setattr__(clone, "num_workers", _constant(num_workers))
+        if num_workers_per_node is not _UNSET:
+            object.__setattr__(clone, "num_workers_per_node", _constant(num_workers_per_node))
+        if clone.num_workers() is not None and clone.num_workers_per_node() is not None:
+            raise PipelineConfigError(
+                f"stage '{self.name}': set num_workers or num_workers_per_node, not both"
+            )
         return clone
 
     def ray_stage_spec(self) -> dict[str, Any]:
@@ -209,6 +318,15 @@ class ProcessingStage(Generic[X, Y], metaclass=StageMeta):
     def _consume_skipped_records(self) -> list[SkippedRecord]:
         return self.__dict__.pop("_skipped_records", None) or []
 
+    @contextlib.contextmanager
+    def _time_metric(self, name: str) -> Iterator[None]:
+        """Record the seconds the enclosed block takes as the custom metric `name`."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._log_metric(name, time.perf_counter() - start)
+
     def _consume_custom_metrics(self) -> dict[str, float]:
         return self.__dict__.pop("_custom_metrics", {}) or {}
 
@@ -229,6 +347,16 @@ class ProcessingStage(Generic[X, Y], metaclass=StageMeta):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+def _mentions_list(annotation: Any) -> bool:
+    if annotation is None:
+        return False
+    if typing.get_origin(annotation) is list or annotation is list:
+        return True
+    if typing.get_origin(annotation) in (typing.Union, UnionType):
+        return any(_mentions_list(arg) for arg in typing.get_args(annotation))
+    return False
 
 
 def _files_hint(task: Task) -> str:
@@ -263,6 +391,10 @@ class CompositeStage(ProcessingStage[X, Y]):
         object.__setattr__(clone, "_with_operations", operations)
         return clone
 
+    def get_description(self) -> str:
+        """One line naming the composite and the stages it decomposes into."""
+        return f"{self.name}: " + " -> ".join(stage.name for stage in self.decompose())
+
     def decompose_and_apply_with(self) -> list[ProcessingStage]:
         """`decompose()` with every `with_` configuration applied to the named parts."""
         stages = list(self.decompose())
@@ -274,12 +406,24 @@ class CompositeStage(ProcessingStage[X, Y]):
                         f"composite stage '{self.name}': with_ names unknown part '{part_name}'; "
                         f"its parts are {sorted(by_name)}"
                     )
-                unknown = set(options) - {"name", "resources", "batch_size"}
+                unknown = set(options) - _WITH_OPTIONS
                 if unknown:
                     raise PipelineConfigError(
                         f"composite stage '{self.name}': unknown with_ option(s) {sorted(unknown)} for "
-                        f"part '{part_name}'; valid: name, resources, batch_size"
+                        f"part '{part_name}'; valid: {', '.join(sorted(_WITH_OPTIONS))}"
                     )
                 index = by_name[part_name]
                 stages[index] = stages[index].with_(**options)
         return stages
+
+
+_WITH_OPTIONS = {
+    "name",
+    "resources",
+    "batch_size",
+    "runtime_env",
+    "ray_stage_spec",
+    "xenna_stage_spec",
+    "num_workers",
+    "num_workers_per_node",
+}

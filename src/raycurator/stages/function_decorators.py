@@ -23,15 +23,18 @@ class _FunctionStage(ProcessingStage[Task, Task]):
 def processing_stage(
     *,
     name: str,
-    resources: Resources | None = None,
+    resources: Resources | dict[str, float] | None = None,
     batch_size: int | None = 1,
 ) -> Callable[[Callable[[Task], Any]], ProcessingStage]:
     """Decorator: `@processing_stage(name="x")` over `def f(task) -> task | list | None`.
 
-    The decorated name becomes a stage instance, ready for `Pipeline.add_stage`.
+    The decorated name becomes a stage instance, ready for `Pipeline.add_stage`. `resources`
+    may be a `Resources` or a dict of its fields (`{"cpus": 2.0}`), as in NeMo Curator.
     """
     if not isinstance(name, str) or not name:
         raise TypeError("processing_stage needs a non-empty name")
+    if isinstance(resources, dict):
+        resources = Resources(**resources)
 
     def decorate(function: Callable[[Task], Any]) -> ProcessingStage:
         namespace = {

@@ -9,6 +9,12 @@ from raycurator.errors import PipelineConfigError
 _BY_NAME: dict[str, dict[str, type]] = {}
 
 
+class UnknownStageError(PipelineConfigError, KeyError):
+    """No registered stage has the name asked for (a `KeyError` too, as in NeMo Curator)."""
+
+    __str__ = Exception.__str__  # KeyError would quote the message
+
+
 def register_stage_class(cls: type) -> None:
     """Record `cls` under its class name (and its qualified name for disambiguation)."""
     qualified = f"{cls.__module__}.{cls.__qualname__}"
@@ -23,7 +29,7 @@ def get_stage_class(name: str) -> type[Any]:
                 return classes[name]
     classes = _BY_NAME.get(name)
     if not classes:
-        raise PipelineConfigError(
+        raise UnknownStageError(
             f"unknown stage '{name}'; registered stages: {', '.join(sorted(_BY_NAME)) or '(none)'}"
         )
     if len(classes) > 1:

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from raycurator.errors import PipelineConfigError
 
+#: The smallest GPU fraction a `gpu_memory_gb` request turns into (NeMo Curator 1.4's constant).
+MIN_GPU_FRACTION = 0.1
+
 
 @dataclass(frozen=True)
 class Resources:
@@ -41,6 +44,24 @@ class Resources:
     def requires_gpu(self) -> bool:
         """Whether a worker needs a GPU."""
         return self.gpus > 0 or self.gpu_memory_gb > 0 or self.entire_gpu or self.nvdecs > 0 or self.nvencs > 0
+
+    def gpus_for_device(self, device_memory_gb: float) -> float:
+        """The GPU fraction `gpu_memory_gb` asks for on a device with `device_memory_gb` of memory.
+
+        Rounded to one decimal, at least `MIN_GPU_FRACTION`; more than one device is an error.
+        With `gpus` given (or no GPU asked for) that value is returned unchanged.
+        """
+        if not self.gpu_memory_gb:
+            return float(self.gpus)
+        if device_memory_gb <= 0:
+            raise PipelineConfigError(f"Resources: device memory must be positive, got {device_memory_gb!r}")
+        fraction = max(MIN_GPU_FRACTION, round(self.gpu_memory_gb / device_memory_gb, 1))
+        if fraction > 1:
+            raise PipelineConfigError(
+                f"Resources: gpu_memory_gb={self.gpu_memory_gb} is more than one device's "
+                f"{device_memory_gb} GB; ask for gpus instead"
+            )
+        return fraction
 
     def to_dict(self) -> dict[str, float | int | bool]:
         """Plain-dict form, for reports and `describe`."""

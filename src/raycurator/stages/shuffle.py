@@ -37,7 +37,25 @@ class ShuffleStage(ProcessingStage[DocumentBatch, DocumentBatch]):
 
     _name = "ShuffleStage"
 
-    def __init__(self, key_columns: str | list[str], num_partitions: int | None = None) -> None:
+    def __init__(
+        self,
+        key_columns: str | list[str] | None = None,
+        num_partitions: int | None = None,
+        *,
+        shuffle_on: list[str] | None = None,
+        total_nparts: int | None = None,
+    ) -> None:
+        """`shuffle_on` / `total_nparts` are NeMo Curator 1.4's names of `key_columns` / `num_partitions`."""
+        if shuffle_on is not None:
+            if key_columns is not None:
+                raise ValueError("ShuffleStage: give key_columns or shuffle_on, not both")
+            key_columns = shuffle_on
+        if total_nparts is not None:
+            if num_partitions is not None:
+                raise ValueError("ShuffleStage: give num_partitions or total_nparts, not both")
+            num_partitions = total_nparts
+        if key_columns is None:
+            raise ValueError("ShuffleStage needs key columns (key_columns or shuffle_on)")
         self.key_columns = [key_columns] if isinstance(key_columns, str) else list(key_columns)
         if not self.key_columns:
             raise ValueError("ShuffleStage needs at least one key column")

@@ -16,12 +16,14 @@ class Task(ABC, Generic[T]):
     """A batch of data with an id, the dataset it belongs to, and bookkeeping.
 
     `_stage_perf` collects one `StagePerfStats` per stage the task went through (in stage
-    order); `_metadata` carries small facts such as `source_files`.
+    order); `_metadata` carries small facts such as `source_files`. A task made without a
+    `task_id` (NeMo Curator 1.4 style: `DocumentBatch(dataset_name=..., data=...)`) gets one
+    from the executor: its parent's id plus its position (see `assign_missing_task_ids`).
     """
 
-    task_id: str
-    dataset_name: str
-    data: T
+    task_id: str = ""
+    dataset_name: str = ""
+    data: T = None  # type: ignore[assignment]
     _stage_perf: list[StagePerfStats] = field(default_factory=list)
     _metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -55,15 +57,31 @@ class Task(ABC, Generic[T]):
 
 
 @dataclass(repr=False)
-class _EmptyTask(Task[None]):
-    """The start token handed to a pipeline's first stage when no tasks are given."""
+class SentinelTask(Task[None]):
+    """A task without payload that marks something (start of a run, a filtered or failed slot)."""
 
     @property
     def num_items(self) -> int:
         return 0
 
     def validate(self) -> bool:
-        return True
+        return self.data is None
+
+
+@dataclass(repr=False)
+class _EmptyTask(SentinelTask):
+    """The start token handed to a pipeline's first stage when no tasks are given.
+
+    `EmptyTask` is one instance of this class, usable as a task itself (`stage.process(EmptyTask)`)
+    and, as in NeMo Curator 1.4, as a constructor (`EmptyTask()` makes a fresh start token) and in
+    `isinstance(task, EmptyTask)` checks.
+    """
+
+    def __call__(self) -> _EmptyTask:
+        return _EmptyTask(task_id=self.task_id, dataset_name=self.dataset_name, data=None)
+
+    def __instancecheck__(self, instance: object) -> bool:
+        return isinstance(instance, _EmptyTask)
 
 
 EmptyTask = _EmptyTask(task_id="empty", dataset_name="empty", data=None)

@@ -138,7 +138,7 @@ def test_process_batch_attaches_perf_stats_and_setup_state_is_visible() -> None:
     for output in outputs:
         assert output.to_pyarrow()["setup_calls"].to_pylist() == [1] * output.num_items
         assert [s.stage_name for s in output._stage_perf] == ["counting_setup"]
-        assert output._stage_perf[0].num_items_processed == 2
+        assert output._stage_perf[0].num_items_processed == 8  # rows of the batch (3 + 5), as in NeMo Curator
         assert output._stage_perf[0].process_time >= 0
     assert ray.get(probe.teardown.remote()) == -1
     ray.kill(probe)

@@ -15,7 +15,7 @@ from raycurator.stages.deduplication.exact.hashing import (
     exact_text_hash,
     normalize_for_exact_match,
 )
-from raycurator.stages.deduplication.exact.identify import ExactDuplicateIdentification, duplicates_by_key
+from raycurator.stages.deduplication.exact.identify import ExactDuplicateIdsStage, duplicates_by_key
 from raycurator.stages.deduplication.fuzzy.buckets import bucket_pair_positions, buckets_to_pairs
 from raycurator.stages.deduplication.fuzzy.connected_components import (
     ConnectedComponentsStage,
@@ -77,7 +77,7 @@ def test_exact_identification_is_partition_independent(num_partitions):
     ]
     stages = [
         ExactDuplicateHashStage(keep_columns=["id"]),
-        ExactDuplicateIdentification(id_field="id", num_partitions=num_partitions),
+        ExactDuplicateIdsStage(id_field="id", num_partitions=num_partitions),
     ]
     out = LocalExecutor().execute(stages, tasks)
     dups = pa.concat_tables([t.data for t in out]).sort_by("id").to_pydict()
@@ -85,7 +85,7 @@ def test_exact_identification_is_partition_independent(num_partitions):
 
 
 def test_exact_identification_declares_a_shuffle():
-    stage = ExactDuplicateIdentification()
+    stage = ExactDuplicateIdsStage()
     assert stage.is_barrier and stage.ray_stage_spec()["is_shuffle"]
 
 

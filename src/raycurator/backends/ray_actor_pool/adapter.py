@@ -253,7 +253,7 @@ class ShuffleStageAdapter(RayActorPoolStageAdapter):
         self.stage._consume_custom_metrics()
         self._timer.reinit(sum(t.nbytes for t in tables))
         try:
-            with self._timer.time_process(len(tables)):
+            with self._timer.time_process(sum(t.num_rows for t in tables)):
                 merged = self.stage.merge(partition_index, tables, dataset_name)  # type: ignore[attr-defined]
         except Exception as error:
             failure = _failure(self.stage, [], error)

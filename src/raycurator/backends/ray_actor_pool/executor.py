@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -53,6 +54,17 @@ class RayActorPoolExecutor(BaseExecutor):
         self.ignore_head_node = ignore_head_node
         self.show_progress = show_progress
         self.last_report: RunReport | None = None
+
+    def execute_with_checkpoint(
+        self, stages: list[ProcessingStage], initial_tasks: list[Task] | None, checkpoint_path: str
+    ) -> list[Task]:
+        """`execute` with `checkpoint_dir=checkpoint_path` for this run only."""
+        configured = self.options
+        self.options = dataclasses.replace(configured, checkpoint_dir=str(checkpoint_path))
+        try:
+            return self.execute(stages, initial_tasks)
+        finally:
+            self.options = configured
 
     # -- set-up helpers ---------------------------------------------------------------------------
     def _plan(self, stages: list[ProcessingStage], starts_from_source: bool) -> list[ProcessingStage]:

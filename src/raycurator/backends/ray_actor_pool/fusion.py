@@ -58,6 +58,7 @@ class FusedStage(ProcessingStage[Task, Task]):
         self._name = "+".join(m.name for m in members)
         self._resources = members[0].resources
         self._batch_size = members[0].batch_size
+        self._runtime_env = members[0].runtime_env  # members share it (see _policy)
         self.actor_class_name = "__".join(type(m).__name__ for m in members)[:200]
         self.last_member_stats: list[MemberStats] = []
 
@@ -138,6 +139,7 @@ def _policy(stage: ProcessingStage) -> tuple:
         resources.entire_gpu,
         spec.get(RayStageSpecKeys.ON_ERROR),
         spec.get(RayStageSpecKeys.MAX_TASK_RETRIES),
+        repr(sorted((stage.runtime_env or {}).items())),  # one actor has one runtime environment
     )
 
 

@@ -116,8 +116,9 @@ class PoolRuntime:
             "max_concurrency": 1,
             "name": f"raycurator-{self.run_id}-{actor_id}",
         }
-        if self.runtime_env:
-            options["runtime_env"] = self.runtime_env
+        runtime_env = {**(self.runtime_env or {}), **(getattr(stage, "runtime_env", None) or {})}
+        if runtime_env:  # the stage's own (with_(runtime_env=...)) wins over the executor's
+            options["runtime_env"] = runtime_env
         handle = self._actor_class(index).options(**options).remote(self._stage_refs[index])
         self.handles[actor_id] = handle
         self._starting[handle.ready.remote()] = actor_id

@@ -6,14 +6,20 @@ from raycurator.stages.deduplication.exact.hashing import (
     exact_text_hash,
     normalize_for_exact_match,
 )
-from raycurator.stages.deduplication.exact.identify import ExactDuplicateIdentification
+from raycurator.stages.deduplication.exact.identification import (
+    EXACT_DUPLICATE_GROUP_FIELD,
+    ExactDuplicateIdentification,
+)
+from raycurator.stages.deduplication.exact.identify import ExactDuplicateIdsStage
 from raycurator.stages.deduplication.exact.workflow import ExactDeduplicationWorkflow
 
 __all__ = [
+    "EXACT_DUPLICATE_GROUP_FIELD",
     "EXACT_HASH_FIELD",
     "ExactDeduplicationWorkflow",
     "ExactDuplicateHashStage",
     "ExactDuplicateIdentification",
+    "ExactDuplicateIdsStage",
     "exact_text_hash",
     "normalize_for_exact_match",
 ]

@@ -39,6 +39,11 @@ def exact_text_hash(text: str) -> str:
     return xxhash.xxh3_128_hexdigest(normalize_for_exact_match(text).encode("utf-8"))
 
 
+def raw_text_hash(text: str) -> str:
+    """The 32-hex-digit xxh3-128 digest of `text` as it is (no normalisation)."""
+    return xxhash.xxh3_128_hexdigest(text.encode("utf-8"))
+
+
 class ExactDuplicateHashStage(ProcessingStage[DocumentBatch, DocumentBatch]):
     """Add `hash_field` holding the xxh3-128 hex digest of each document's normalised text.
 
@@ -53,7 +58,9 @@ class ExactDuplicateHashStage(ProcessingStage[DocumentBatch, DocumentBatch]):
         text_field: str = "text",
         hash_field: str = EXACT_HASH_FIELD,
         keep_columns: list[str] | None = None,
+        normalize: bool = True,
     ) -> None:
+        self.normalize = normalize  # False: hash the text as it is (NeMo's normalize_text=False)
         self.text_field = text_field
         self.hash_field = hash_field
         self.keep_columns = None if keep_columns is None else list(keep_columns)
@@ -69,7 +76,8 @@ class ExactDuplicateHashStage(ProcessingStage[DocumentBatch, DocumentBatch]):
         require_columns(table, [self.text_field, *(self.keep_columns or [])], self.name, task)
         for column in self.keep_columns or []:
             require_non_null_ids(table, column, self.name, task)
-        hashes = pa.array([exact_text_hash(t) for t in text_values(table, self.text_field)], type=pa.string())
+        digest = exact_text_hash if self.normalize else raw_text_hash
+        hashes = pa.array([digest(t) for t in text_values(table, self.text_field)], type=pa.string())
         if self.keep_columns is not None:
             table = table.select(self.keep_columns)
         if self.hash_field in table.column_names:

@@ -54,7 +54,7 @@ def duplicates_by_key(table: pa.Table, key_field: str, id_field: str) -> pa.Tabl
     return result.take(pc.sort_indices(result, sort_keys=[(id_field, "ascending")]))
 
 
-class ExactDuplicateIdentification(ShuffleStage):
+class ExactDuplicateIdsStage(ShuffleStage):
     """Shuffle (id, hash) rows by hash; each output partition lists its duplicate documents.
 
     Of the documents sharing a hash, the one with the smallest id is kept (a deterministic
@@ -62,7 +62,7 @@ class ExactDuplicateIdentification(ShuffleStage):
     without duplicates produce no task.
     """
 
-    _name = "ExactDuplicateIdentification"
+    _name = "ExactDuplicateIdsStage"  # NeMo Curator's ExactDuplicateIdentification: exact.identification
 
     def __init__(
         self,

@@ -20,7 +20,7 @@ from typing import Any
 
 from raycurator.stages.base import ProcessingStage
 from raycurator.stages.deduplication.exact.hashing import ExactDuplicateHashStage
-from raycurator.stages.deduplication.exact.identify import ExactDuplicateIdentification
+from raycurator.stages.deduplication.exact.identify import ExactDuplicateIdsStage
 from raycurator.stages.deduplication.workflow_utils import (
     DeduplicationWorkflowBase,
     check_filetype,
@@ -101,6 +101,6 @@ class ExactDeduplicationWorkflow(DeduplicationWorkflowBase):
         return [
             *self._read_stages(fields),
             ExactDuplicateHashStage(text_field=self.text_field, keep_columns=[self._working_id_field]),
-            ExactDuplicateIdentification(id_field=self._working_id_field, num_partitions=self.num_partitions),
+            ExactDuplicateIdsStage(id_field=self._working_id_field, num_partitions=self.num_partitions),
             make_writer(self.duplicate_ids_path, "parquet"),
         ]

@@ -13,7 +13,11 @@ signature and is left out of LSH buckets.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from typing import Any
+
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from raycurator.stages.base import ProcessingStage
@@ -159,3 +163,46 @@ class MinHashStage(ProcessingStage[DocumentBatch, DocumentBatch]):
         table = table.append_column(self.minhash_field, signatures_to_arrow(signatures))
         self._log_metric("num_documents", table.num_rows)
         return with_batch(task, table)
+
+
+class MinHash(ABC):
+    """NeMo Curator 1.4's MinHash interface: seed, signature length and n-gram width.
+
+    `compute_minhashes` turns a series of texts into a series of signatures. `CPUMinHash` is
+    the implementation here (NeMo Curator's `GPUMinHash` needs cuDF).
+    """
+
+    def __init__(
+        self, seed: int = 42, num_hashes: int = 260, char_ngrams: int = 24, use_64bit_hash: bool = False
+    ) -> None:
+        self.seed = seed
+        self.num_hashes = num_hashes
+        self.char_ngram = char_ngrams
+        self.use_64bit_hash = use_64bit_hash
+
+    def generate_seeds(self, n_permutations: int = 260, seed: int = 0, bit_width: int = 32) -> np.ndarray:
+        """The permutation seeds; implementations that use explicit seeds override this."""
+        raise NotImplementedError(f"{type(self).__name__} does not expose its permutation seeds")
+
+    @abstractmethod
+    def compute_minhashes(self, text_series: Any) -> Any:
+        """One signature per text of `text_series`."""
+
+
+class CPUMinHash(MinHash):
+    """`MinHash` on CPUs: 32-bit signatures from `MinHasher` (the hashing of `MinHashStage`)."""
+
+    def __init__(
+        self, seed: int = 42, num_hashes: int = 260, char_ngrams: int = 24, use_64bit_hash: bool = False
+    ) -> None:
+        if use_64bit_hash:
+            raise ValueError("CPUMinHash computes 32-bit signatures; use_64bit_hash=True is not supported")
+        super().__init__(seed, num_hashes, char_ngrams, use_64bit_hash)
+        self._hasher = MinHasher(num_perm=num_hashes, char_ngrams=char_ngrams, seed=seed)
+
+    def compute_minhashes(self, text_series: Any) -> pd.Series:
+        """A pandas Series of uint32 signature lists, aligned with `text_series` (nulls count as "")."""
+        texts = ["" if t is None or t != t else str(t) for t in list(text_series)]
+        signatures = self._hasher.signatures(texts)
+        index = text_series.index if isinstance(text_series, pd.Series) else None
+        return pd.Series(list(signatures), index=index, name=MINHASH_FIELD)

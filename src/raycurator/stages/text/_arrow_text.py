@@ -203,3 +203,26 @@ def safe_ratio(numerator: np.ndarray, denominator: np.ndarray, empty_value: floa
     out = np.full(len(numerator), empty_value, dtype=np.float64)
     np.divide(numerator, denominator, out=out, where=denominator > 0)
     return out
+
+
+@cache
+def _ascii_set_lut(chars: str) -> np.ndarray:
+    lut = np.zeros(256, dtype=np.uint8)
+    for char in chars:
+        if ord(char) >= 128:
+            raise ValueError(f"count_ascii_set counts ASCII characters only, got {char!r}")
+        lut[ord(char)] = 1
+    return lut
+
+
+def count_ascii_set(texts: pa.Array, chars: str) -> np.ndarray:
+    """Per string: how many characters are among the ASCII characters `chars`.
+
+    In UTF-8 an ASCII byte is always a whole character, so counting bytes is exact.
+    """
+
+    def compute(part: pa.Array) -> np.ndarray:
+        offsets, data = string_buffers(part)
+        return _segment_sums(_ascii_set_lut(chars)[data], offsets)
+
+    return _in_slices(texts, compute)

@@ -11,7 +11,7 @@ Sources, all found on disk (nothing is downloaded):
   frequent words of each language's Wikipedia).
 
 Per language the characters are sorted by frequency and kept until they cover
-`COVERAGE` of all characters; upper-case forms of kept letters and `SHARED` (digits,
+`COVERAGE` (99%) of all characters; upper-case forms of kept letters and `SHARED` (digits,
 common punctuation, whitespace) are added, since stop-word lists hold neither. The file
 format is fairseq's (and NeMo Curator's): one character per line, most frequent first, and
 a line starting with "]" where the histogram ends.
@@ -25,7 +25,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-COVERAGE = 0.999
+COVERAGE = 0.99
 THRESHOLD_CHAR = "]"
 SHARED = " \t\n0123456789.,;:!?'\"()-/%&*+=@#_\u2013\u2014\u2026\u00ab\u00bb\u201c\u201d\u2018\u2019"
 CJK_PUNCTUATION = "\uff0c\u3002\u3001\uff1b\uff1a\uff1f\uff01\u300a\u300b\u3010\u3011\uff08\uff09\u00b7"

@@ -116,7 +116,7 @@ class TokenizerFertilityFilter(DocumentFilter):
         tokenizer = sentencepiece.SentencePieceProcessor()
         try:
             tokenizer.Load(self._path)
-        except OSError as error:
+        except (OSError, RuntimeError) as error:
             message = f"TokenizerFertilityFilter: cannot load SentencePiece model {self._path!r}: {error}"
             raise ValueError(message) from error
         return tokenizer

@@ -107,6 +107,9 @@ class Modify(ProcessingStage[DocumentBatch, DocumentBatch]):
                 raise TypeError(f"Modify: {item!r} is neither a DocumentModifier nor a callable")
         self.input_fields = text_field if text_field is not None else input_fields
         self.output_fields = output_field if output_field is not None else output_fields
+        #: The single input / output field when there is one (earlier attribute names).
+        self.text_field = self.input_fields if isinstance(self.input_fields, str) else None
+        self.output_field = self.output_fields if isinstance(self.output_fields, str) else None
         self._inputs = _input_groups("Modify", self.input_fields, len(self.modifiers))
         self._outputs = _output_fields("Modify", self.output_fields, self._inputs)
         self._name = "Modify_" + "_".join(_label(m) for m in self.modifiers)

@@ -67,5 +67,10 @@ class UnicodeReformatter(DocumentModifier):
             explain=explain,
         )
 
+    @property
+    def normalization(self) -> str | None:
+        """The Unicode normalisation applied last (None: none)."""
+        return self.config.normalization
+
     def modify_document(self, text: str) -> str:
         return ftfy.fix_text(text, config=self.config)

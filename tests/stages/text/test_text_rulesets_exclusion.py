@@ -218,3 +218,28 @@ def test_exclusion_writer_parquet_and_numeric_scores(tmp_path):
     assert table[EXCLUSION_SCORE].to_pylist() == ["15"]
     with pytest.raises(ValueError, match="file_type"):
         ExclusionWriter(str(tmp_path), file_type="csv")
+
+
+def test_exclusion_writer_from_yaml_and_stage_listing(tmp_path):
+    from raycurator.cli.build import CliOverrides
+    from raycurator.cli.build import build as build_config
+    from raycurator.cli.classes import helper_classes
+    from raycurator.cli.config import load_config_text
+
+    text = f"""
+stages:
+  - stage: ScoreFilter
+    params:
+      filter_obj: [{{GopherQualityFilter: {{}}}}, {{FineWebQualityFilter: {{}}}}]
+      exclusion_writer: {{ExclusionWriter: {{path: "{tmp_path}/excluded"}}}}
+executor: {{type: local}}
+"""
+    (stage,) = build_config(load_config_text(text, "x.yaml"), CliOverrides()).stages
+    assert stage.exclusion_writer.path == f"{tmp_path}/excluded"
+    helpers = helper_classes()
+    for name in (
+        "PornographicUrlsFilter", "TokenCountFilter", "HistogramFilter", "AlphaFilter", "PerExtensionFilter",
+        "GopherQualityFilter", "C4LineCleaner", "MarkdownRemover", "Slicer", "QuotationRemover",
+        "BoilerPlateStringModifier", "ExclusionWriter",
+    ):  # fmt: skip
+        assert name in helpers, name

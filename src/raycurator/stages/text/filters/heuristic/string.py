@@ -22,8 +22,10 @@ from raycurator.stages.text._arrow_text import (
     count_ascii_set,
     count_chars,
     count_substring,
+    register_char_predicate,
     safe_ratio,
     word_counts,
+    words_with_char,
 )
 from raycurator.stages.text.filters.doc_filter import DocumentFilter
 from raycurator.stages.text.filters.heuristic._base import (
@@ -373,23 +375,36 @@ class CommonEnglishWordsFilter(MinScoreFilter):
         return float(count)
 
 
-class WordsWithoutAlphabetsFilter(MinScoreFilter):
+register_char_predicate("posix_alpha", lambda char: regex_alpha.match(char) is not None)
+
+
+class WordsWithoutAlphabetsFilter(VectorizedFilter):
     """Keeps documents where enough words contain a letter (Gopher: 80%).
 
     Score: words with a character of the Unicode Alphabetic property / words (NaN without).
+    Whitespace-separated languages are scored on whole Arrow arrays.
     """
 
     def __init__(self, min_words_with_alphabets: float = 0.8, lang: str = "en") -> None:
         super().__init__()
         check_positive(type(self).__name__, min_words_with_alphabets=min_words_with_alphabets)
         self._cutoff = min_words_with_alphabets
+        self._lang = lang
         self._word_splitter = word_splitter(lang)
         self._name = "words_without_alphabets"
 
-    def score_document(self, text: str) -> float:
-        words = self._word_splitter(text.strip())
+    def _scores(self, texts: pa.Array) -> np.ndarray:
+        if is_whitespace_language(self._lang):
+            return safe_ratio(words_with_char(texts, "posix_alpha"), word_counts(texts), empty_value=NAN)
         search = regex_alpha.search
-        return _ratio(sum(1 for word in words if search(word)), len(words))
+        out = np.empty(len(texts), dtype=np.float64)
+        for i, text in enumerate(texts.to_pylist()):
+            words = self._word_splitter(text.strip())
+            out[i] = _ratio(sum(1 for word in words if search(word)), len(words))
+        return out
+
+    def _keep(self, scores: np.ndarray) -> np.ndarray:
+        return scores >= self._cutoff
 
 
 class PornographicUrlsFilter(DocumentFilter):

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import random
+import re
 import resource
 import shutil
 import subprocess
@@ -99,16 +100,24 @@ def make_corpus(directory: Path, files: int, docs_per_file: int, workers: int) -
 
 
 # -- the floor: one plain Python process ------------------------------------------------------------
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\n?!,.")
+_ELLIPSES = {"...", "[...]", "\u2026", "(...)", "[\u2026]", "-\u00bb", "read more..", "read more"}
+_HASH_RUNS = re.compile("#+")
+
+
 def _keep_plain(text: str) -> bool:
     words = len(text.split())
     if not MIN_WORDS <= words <= MAX_WORDS:
         return False
+    # NeMo Curator's definitions (as the filters): ASCII letters/digits and "\n?!,." are alphanumeric;
+    # a symbol word is an ellipsis form or a word whose runs of "#" per character exceed 0.5.
     length = len(text)
-    non_alnum = (length - sum(map(str.isalnum, text))) / length if length else 1.0
+    non_alnum = (length - sum(c in _ALNUM for c in text)) / length if length else 1.0
     if non_alnum > MAX_NON_ALNUM:
         return False
-    symbols = text.count("#") + text.count("...") + text.count("…")
-    return (symbols / words if words else 0.0) <= MAX_SYMBOLS_PER_WORD
+    tokens = [w.strip() for w in text.strip().split()]
+    symbols = sum(w in _ELLIPSES or (w and len(_HASH_RUNS.findall(w)) / len(w) > 0.5) for w in tokens)
+    return symbols / len(tokens) <= MAX_SYMBOLS_PER_WORD
 
 
 def run_plain(input_dir: Path, output_dir: Path) -> None:

@@ -79,7 +79,7 @@ def test_many_problems_reported_at_once(cli, assert_no_ray, tmp_path, sample):
     line = issue_line(result, "parameter 'min_words'")
     assert f"{config}:15" in line and "expected int, got str 'many'" in line
     line = issue_line(result, "parameter 'invert'")
-    assert f"{config}:16" in line and "expected bool, got str 'yes'" in line
+    assert f"{config}:16" in line and "expected bool | list[bool], got str 'yes'" in line
     # unknown parameter of a stage; executor config key
     line = issue_line(result, "unknown parameter 'bogus'")
     assert f"{config}:19" in line and "Its parameters: path: str" in line

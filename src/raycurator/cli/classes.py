@@ -20,6 +20,7 @@ from raycurator.errors import PipelineConfigError
 from raycurator.stages.base import ProcessingStage
 from raycurator.stages.registry import get_stage_class, list_stage_classes
 from raycurator.stages.resources import Resources
+from raycurator.stages.text.filters.exclusion import ExclusionWriter
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ HELPER_BASES = (
     "raycurator.stages.text.filters.doc_filter.DocumentFilter",
     "raycurator.stages.text.modifiers.doc_modifier.DocumentModifier",
 )
-EXTRA_HELPERS: tuple[type, ...] = (Resources,)
+EXTRA_HELPERS: tuple[type, ...] = (Resources, ExclusionWriter)
 
 #: Modules that failed to import during discovery: `{module: "ErrorType: message"}`.
 IMPORT_PROBLEMS: dict[str, str] = {}

@@ -35,6 +35,15 @@ class DemoError(Exception):
     """The demo cannot start (e.g. the output folder holds something else)."""
 
 
+#: ftfy's mojibake repair plus straight quotes, split ligatures, "\n" line breaks and NFC.
+DEMO_UNICODE_FIXES = {
+    "normalization": "NFC",
+    "uncurl_quotes": True,
+    "fix_latin_ligatures": True,
+    "fix_line_breaks": True,
+}
+
+
 def demo_pipeline_config(corpus: str, output: str) -> dict[str, Any]:
     """The default curation pipeline as YAML data (read -> clean -> filter -> dedup -> write)."""
     return {
@@ -43,7 +52,11 @@ def demo_pipeline_config(corpus: str, output: str) -> dict[str, Any]:
         "executor": {"type": "ray_actor_pool", "config": {"mode": "streaming"}},
         "stages": [
             {"JsonlReader": {"file_paths": corpus, "files_per_partition": 2}},
-            {"stage": "Modify", "name": "clean_unicode", "params": {"modifier": [{"UnicodeReformatter": {}}]}},
+            {
+                "stage": "Modify",
+                "name": "clean_unicode",
+                "params": {"modifier": [{"UnicodeReformatter": DEMO_UNICODE_FIXES}]},
+            },
             {
                 "stage": "ScoreFilter",
                 "name": "filter_length",

@@ -47,7 +47,7 @@ def build(input_dir, output_dir, writer=JsonlWriter) -> Pipeline:
         "e2e",
         stages=[
             JsonlReader(str(input_dir)),
-            Modify([UnicodeReformatter(), NewlineNormalizer(), UrlRemover()]),
+            Modify([UnicodeReformatter(normalization="NFC"), NewlineNormalizer(), UrlRemover()]),
             ScoreFilter([WordCountFilter(min_words=10), NonAlphaNumericFilter()], score_field=["words", None]),
             ScoreFilter(RepeatedLinesFilter()),
             ScoreFilter(UrlsFilter()),

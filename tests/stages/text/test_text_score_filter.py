@@ -55,9 +55,10 @@ def test_score_filter_keeps_passing_rows_and_logs_metrics():
 
 def test_score_filter_with_score_field_and_list():
     stage = ScoreFilter([WordCountFilter(min_words=3), NonAlphaNumericFilter()], score_field=["words", "non_alnum"])
-    out = stage.process(batch())
+    out = stage.process(batch(["one two three", "one", "alpha beta gamma delta epsilon", "!!! ; ??? ;"]))
     assert out.data["id"].to_pylist() == [0, 2]
     assert out.data["words"].to_pylist() == [3.0, 5.0]
+    # NeMo Curator's definition: spaces are non-alphanumeric, "!?,." and newlines are not.
     assert out.data["non_alnum"].to_pylist() == pytest.approx([2 / 13, 4 / 30])
     metrics = stage._consume_custom_metrics()
     assert metrics["removed_by_word_count"] == 1 and metrics["removed_by_alpha_numeric"] == 1
@@ -65,12 +66,35 @@ def test_score_filter_with_score_field_and_list():
 
 
 def test_score_filter_invert_keeps_exactly_the_removed_rows():
-    filters = [WordCountFilter(min_words=3), NonAlphaNumericFilter()]
-    kept = ScoreFilter(filters).process(batch()).data["id"].to_pylist()
-    removed = ScoreFilter(filters, invert=True, score_field=["w", None]).process(batch())
+    kept = ScoreFilter(WordCountFilter(min_words=3)).process(batch()).data["id"].to_pylist()
+    removed = ScoreFilter(WordCountFilter(min_words=3), invert=True, score_field="w").process(batch())
     assert sorted(kept + removed.data["id"].to_pylist()) == [0, 1, 2, 3]
-    assert removed.data["id"].to_pylist() == [1, 3]
-    assert removed.data["w"].to_pylist() == [1.0, 3.0]
+    assert removed.data["id"].to_pylist() == [1]
+    assert removed.data["w"].to_pylist() == [1.0]
+
+
+def test_score_filter_takes_nemo_curator_lists_of_fields_and_inverts():
+    data = batch(["one two three", "one", "a b c d e", "x y"], title=["t t t", "a b c d", "z", "p q r"])
+    # Filter 1 reads "title" and is inverted (keeps titles of fewer than 3 words): rows 2.
+    # Filter 2 reads "text" (at least 3 words): row 2 has 5 words and stays.
+    stage = ScoreFilter(
+        [WordCountFilter(min_words=3), WordCountFilter(min_words=3)],
+        text_field=["title", "text"],
+        score_field=["title_words", None],
+        invert=[True, False],
+    )
+    out = stage.process(data)
+    assert out.data["id"].to_pylist() == [2]
+    assert out.data["title_words"].to_pylist() == [1.0]
+    assert stage.inputs() == (["data"], ["title", "text"])
+    with pytest.raises(ValueError, match="invert"):
+        ScoreFilter([WordCountFilter(), WordCountFilter()], invert=[True, False, True])
+    with pytest.raises(ValueError, match="score_field must be a list"):
+        ScoreFilter([WordCountFilter(), NonAlphaNumericFilter()], score_field="one")
+    with pytest.raises(ValueError, match="filter_field must be a list"):
+        Filter([WordCountFilter(), NonAlphaNumericFilter()], filter_field="w")
+    with pytest.raises(ValueError, match="score_field cannot be None"):
+        Score(WordCountFilter(), score_field=None)
 
 
 def test_score_filter_with_a_scalar_user_filter_and_pandas_data():

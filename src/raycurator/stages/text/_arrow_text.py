@@ -31,6 +31,12 @@ CHAR_PREDICATES: dict[str, Callable[[str], bool]] = {
 }
 
 
+def register_char_predicate(name: str, predicate: Callable[[str], bool]) -> None:
+    """Make `predicate` (one character -> bool) usable by `count_chars` and `words_with_char` as `name`."""
+    if CHAR_PREDICATES.setdefault(name, predicate) is not predicate:
+        raise ValueError(f"a different character predicate is already registered as {name!r}")
+
+
 def to_string_array(texts: Iterable[str] | pa.Array | pa.ChunkedArray) -> pa.Array:
     """`texts` as one contiguous (large_)string array whose nulls are empty strings."""
     if isinstance(texts, pa.ChunkedArray):
@@ -203,3 +209,54 @@ def safe_ratio(numerator: np.ndarray, denominator: np.ndarray, empty_value: floa
     out = np.full(len(numerator), empty_value, dtype=np.float64)
     np.divide(numerator, denominator, out=out, where=denominator > 0)
     return out
+
+
+@cache
+def _ascii_set_lut(chars: str) -> np.ndarray:
+    lut = np.zeros(256, dtype=np.uint8)
+    for char in chars:
+        if ord(char) >= 128:
+            raise ValueError(f"count_ascii_set counts ASCII characters only, got {char!r}")
+        lut[ord(char)] = 1
+    return lut
+
+
+def count_ascii_set(texts: pa.Array, chars: str) -> np.ndarray:
+    """Per string: how many characters are among the ASCII characters `chars`.
+
+    In UTF-8 an ASCII byte is always a whole character, so counting bytes is exact.
+    """
+
+    def compute(part: pa.Array) -> np.ndarray:
+        offsets, data = string_buffers(part)
+        return _segment_sums(_ascii_set_lut(chars)[data], offsets)
+
+    return _in_slices(texts, compute)
+
+
+def words_with_char(texts: pa.Array, predicate: str) -> np.ndarray:
+    """Per string: how many whitespace words (as `str.split()`) hold a character satisfying `predicate`."""
+    return _in_slices(texts, lambda part: _words_with_char(part, predicate))
+
+
+def _words_with_char(texts: pa.Array, predicate: str) -> np.ndarray:
+    offsets, data = string_buffers(texts)
+    if not len(data):
+        return np.zeros(len(texts), dtype=np.int64)
+    space = _char_flags(data, "space", spread=True).view(bool)
+    previous_is_space = np.empty_like(space)
+    previous_is_space[0] = True
+    previous_is_space[1:] = space[:-1]
+    row_starts = offsets[:-1][offsets[:-1] < len(data)]
+    previous_is_space[row_starts] = True
+    starts = ~space & previous_is_space
+    word_id = np.cumsum(starts) - 1  # the word each byte belongs to (spaces: the previous word)
+    hits = _char_flags(data, predicate).view(bool) & ~space
+    if not starts.any():
+        return np.zeros(len(texts), dtype=np.int64)
+    has_hit = np.zeros(int(starts.sum()), dtype=bool)
+    has_hit[word_id[hits]] = True
+    start_positions = np.flatnonzero(starts)
+    flags = np.zeros(len(data), dtype=np.uint8)
+    flags[start_positions[has_hit]] = 1
+    return _segment_sums(flags, offsets)

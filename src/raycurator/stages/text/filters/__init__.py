@@ -1,6 +1,7 @@
 """Document filters and the stages that apply them."""
 
 from raycurator.stages.text.filters.doc_filter import DocumentFilter
+from raycurator.stages.text.filters.exclusion import ExclusionWriter
 from raycurator.stages.text.filters.heuristic import (
     BoilerPlateStringFilter,
     BulletsFilter,
@@ -14,6 +15,7 @@ from raycurator.stages.text.filters.heuristic import (
     NonAlphaNumericFilter,
     NumbersFilter,
     ParenthesesFilter,
+    PornographicUrlsFilter,
     PunctuationFilter,
     RepeatedLinesByCharFilter,
     RepeatedLinesFilter,
@@ -37,6 +39,7 @@ __all__ = [
     "CurlyBracketFilter",
     "DocumentFilter",
     "EllipsisFilter",
+    "ExclusionWriter",
     "Filter",
     "JavascriptFilter",
     "LongWordFilter",
@@ -45,6 +48,7 @@ __all__ = [
     "NonAlphaNumericFilter",
     "NumbersFilter",
     "ParenthesesFilter",
+    "PornographicUrlsFilter",
     "PunctuationFilter",
     "RepeatedLinesByCharFilter",
     "RepeatedLinesFilter",

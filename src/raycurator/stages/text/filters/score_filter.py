@@ -1,12 +1,21 @@
 """`Score`, `Filter` and `ScoreFilter`: stages applying document filters to whole batches.
 
-Each works on the batch's Arrow table at once, using a filter's vectorised
-`score_documents` / `keep_documents` when it has them. Plain callables are accepted too:
-`text -> score` for scoring, `score -> bool` for filtering.
+Parameters follow NeMo Curator 1.4: one filter or a list of them, and per filter a text
+field, a score field and an `invert` flag (a single value is used for every filter; a list
+gives one per filter). Filters apply in order, each to the rows the previous ones kept.
+Each stage works on the batch's Arrow table at once, using a filter's vectorised
+`score_documents` / `keep_documents` when it has them; plain callables are accepted too
+(`text -> score` for scoring, `score -> bool` for filtering).
+
+`Filter` and `ScoreFilter` log, per filter, `removed_by_<filter name>` (and, when a filter
+scores with reason strings such as the rule sets, `removed_by_<filter name>.<reason>`), plus
+`documents_in` / `documents_removed`; with an `ExclusionWriter` they also write every
+removed row, with the filter's name and score, to a separate output.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,6 +27,7 @@ from raycurator.stages.base import ProcessingStage
 from raycurator.stages.text._arrow_text import python_texts
 from raycurator.stages.text._batch import require_document_batch, set_column, text_column, with_table
 from raycurator.stages.text.filters.doc_filter import DocumentFilter, _as_array
+from raycurator.stages.text.filters.exclusion import ExclusionWriter
 from raycurator.tasks import DocumentBatch
 
 Scorer = DocumentFilter | Callable[[str], Any]
@@ -33,6 +43,31 @@ def _label(obj: Any) -> str:
     if isinstance(name, str) and name:
         return name
     return getattr(obj, "__name__", type(obj).__name__)
+
+
+def _per_filter(stage: str, what: str, value: Any, count: int, kind: type) -> list[Any]:
+    """`value` as one entry per filter: a single value (or a one-item list) is repeated."""
+    values = list(value) if isinstance(value, list | tuple) else [value]
+    if len(values) == 1:
+        values = values * count
+    if len(values) != count:
+        raise ValueError(f"{stage}: got {count} filter(s)/function(s) but {len(values)} {what}(s): {value!r}")
+    for item in values:
+        if not (item is None and what == "score_field") and not isinstance(item, kind):
+            raise TypeError(f"{stage}: {what} must be a {kind.__name__} or a list of them, got {item!r}")
+    return values
+
+
+def _score_fields(stage: str, value: Any, count: int, required: bool) -> list[str | None]:
+    """Score fields, one per filter; several filters need one distinct name each."""
+    if value is None:
+        if required:
+            raise ValueError(f"{stage}: score_field cannot be None")
+        return [None] * count
+    values = _as_list(value)
+    if count > 1 and len(values) == 1:
+        raise ValueError(f"{stage}: score_field must be a list with one name per filter when {count} are given")
+    return _per_filter(stage, "score_field", values, count, str)
 
 
 def score_texts(scorer: Scorer, texts: pa.Array) -> np.ndarray:
@@ -76,11 +111,55 @@ def _column_values(table: pa.Table, field: str) -> np.ndarray:
     return _as_array(column.to_pylist())
 
 
-def _check_pairs(stage: str, objects: list[Any], fields: list[Any], what: str) -> None:
-    if not objects:
-        raise ValueError(f"{stage}: needs at least one filter or function")
-    if len(fields) != len(objects):
-        raise ValueError(f"{stage}: got {len(objects)} filter(s)/function(s) but {len(fields)} {what}(s): {fields}")
+def _setup_filters(objects: list[Any]) -> None:
+    """Load what filters need at run time (tokenizers, models), once per worker."""
+    for obj in objects:
+        for method in ("load_model", "load_tokenizer"):
+            if callable(getattr(obj, method, None)):
+                getattr(obj, method)()
+
+
+def _needs_actor(objects: list[Any]) -> bool:
+    methods = ("load_model", "load_tokenizer")
+    return any(callable(getattr(o, m, None)) for o in objects for m in methods)
+
+
+class _Removals:
+    """Per-filter removal counts (metrics) and the removed rows (for the exclusion output)."""
+
+    def __init__(self, keep_rows: bool) -> None:
+        self.metrics: dict[str, float] = {}
+        self.parts: list[tuple[pa.Table, str, np.ndarray]] = []
+        self._keep_rows = keep_rows
+
+    def record(self, name: str, table: pa.Table, scores: np.ndarray, kept: np.ndarray) -> None:
+        removed = ~kept
+        count = int(removed.sum())
+        key = f"removed_by_{name}"
+        self.metrics[key] = self.metrics.get(key, 0.0) + count
+        if not count:
+            return
+        removed_scores = scores[removed]
+        if removed_scores.dtype == object:
+            reasons = Counter(s for s in removed_scores if isinstance(s, str) and s)
+            for reason, n in reasons.items():
+                self.metrics[f"{key}.{reason}"] = self.metrics.get(f"{key}.{reason}", 0.0) + n
+        if self._keep_rows:
+            self.parts.append((table.filter(pa.array(removed)), name, removed_scores))
+
+
+class _FilteringStage(ProcessingStage[DocumentBatch, DocumentBatch]):
+    exclusion_writer: ExclusionWriter | None
+
+    def _finish(self, task: DocumentBatch, total: int, out: pa.Table, removals: _Removals) -> DocumentBatch:
+        metrics = dict(removals.metrics)
+        metrics["documents_in"] = float(total)
+        metrics["documents_removed"] = float(total - out.num_rows)
+        if self.exclusion_writer is not None:
+            written = self.exclusion_writer.write(self.name, task.task_id, removals.parts)
+            metrics["documents_excluded_written"] = float(written)
+        self._log_metrics(metrics)
+        return with_table(task, out)
 
 
 class Score(ProcessingStage[DocumentBatch, DocumentBatch]):
@@ -90,135 +169,136 @@ class Score(ProcessingStage[DocumentBatch, DocumentBatch]):
         self,
         score_fn: Scorer | list[Scorer],
         score_field: str | list[str],
-        text_field: str = "text",
+        text_field: str | list[str] = "text",
     ) -> None:
         self.score_fns = _as_list(score_fn)
-        self.score_fields = _as_list(score_field)
-        _check_pairs("Score", self.score_fns, self.score_fields, "score_field")
+        if not self.score_fns:
+            raise ValueError("Score: needs at least one filter or function")
+        count = len(self.score_fns)
+        self.score_fields = _score_fields("Score", score_field, count, required=True)
+        self.text_fields = _per_filter("Score", "text_field", text_field, count, str)
         self.text_field = text_field
-        self._name = "Score_" + "_".join(self.score_fields)
+        self._name = "Score_" + "_".join(f for f in self.score_fields if f)
 
     def inputs(self) -> tuple[list[str], list[str]]:
-        return ["data"], [self.text_field]
+        return ["data"], list(dict.fromkeys(self.text_fields))
 
     def outputs(self) -> tuple[list[str], list[str]]:
-        return ["data"], [self.text_field, *self.score_fields]
+        return ["data"], [*dict.fromkeys(self.text_fields), *self.score_fields]
+
+    def ray_stage_spec(self) -> dict[str, Any]:
+        return {"is_actor_stage": True} if _needs_actor(self.score_fns) else {}
+
+    def setup(self, worker_metadata: Any = None) -> None:
+        _setup_filters(self.score_fns)
 
     def process(self, task: DocumentBatch) -> DocumentBatch:
         table = require_document_batch(self.name, task).to_pyarrow()
-        texts, _ = text_column(self, task, table, self.text_field)
-        for scorer, field in zip(self.score_fns, self.score_fields, strict=True):
+        for scorer, text_field, field in zip(self.score_fns, self.text_fields, self.score_fields, strict=True):
+            texts, _ = text_column(self, task, table, text_field)
             table = set_column(table, field, _score_column(score_texts(scorer, texts)))
         return with_table(task, table)
 
 
-class Filter(ProcessingStage[DocumentBatch, DocumentBatch]):
-    """Keeps rows whose existing score column(s) pass the filter(s); `invert` keeps the others."""
+class Filter(_FilteringStage):
+    """Keeps rows whose existing score column(s) pass the filter(s); `invert` (per filter) flips one."""
 
     def __init__(
         self,
         filter_fn: Decider | list[Decider],
         filter_field: str | list[str],
-        invert: bool = False,
+        invert: bool | list[bool] = False,
+        exclusion_writer: ExclusionWriter | None = None,
     ) -> None:
         self.filter_fns = _as_list(filter_fn)
-        self.filter_fields = _as_list(filter_field)
-        _check_pairs("Filter", self.filter_fns, self.filter_fields, "filter_field")
+        if not self.filter_fns:
+            raise ValueError("Filter: needs at least one filter or function")
+        count = len(self.filter_fns)
+        if count > 1 and len(_as_list(filter_field)) == 1:
+            raise ValueError(f"Filter: filter_field must be a list with one field per filter when {count} are given")
+        self.filter_fields = _per_filter("Filter", "filter_field", filter_field, count, str)
+        self.inverts = _per_filter("Filter", "invert", invert, count, bool)
         self.invert = invert
+        self.exclusion_writer = exclusion_writer
         self._name = "Filter_" + "_".join(self.filter_fields)
 
     def inputs(self) -> tuple[list[str], list[str]]:
-        return ["data"], list(self.filter_fields)
+        return ["data"], list(dict.fromkeys(self.filter_fields))
 
     def process(self, task: DocumentBatch) -> DocumentBatch:
         table = require_document_batch(self.name, task).to_pyarrow()
-        mask = np.ones(table.num_rows, dtype=bool)
-        for decider, field in zip(self.filter_fns, self.filter_fields, strict=True):
-            mask &= keep_mask(decider, _column_values(table, field))
-        if self.invert:
-            mask = ~mask
-        kept = int(mask.sum())
-        self._log_metrics({"documents_in": table.num_rows, "documents_removed": table.num_rows - kept})
-        return with_table(task, table.filter(pa.array(mask)))
+        total = table.num_rows
+        removals = _Removals(self.exclusion_writer is not None)
+        for decider, field, invert in zip(self.filter_fns, self.filter_fields, self.inverts, strict=True):
+            scores = _column_values(table, field)
+            mask = keep_mask(decider, scores)
+            if invert:
+                mask = ~mask
+            removals.record(_label(decider), table, scores, mask)
+            if not mask.all():
+                table = table.filter(pa.array(mask))
+        return self._finish(task, total, table, removals)
 
 
-class ScoreFilter(ProcessingStage[DocumentBatch, DocumentBatch]):
+class ScoreFilter(_FilteringStage):
     """Scores documents with one or more `DocumentFilter`s and keeps those every filter keeps.
 
-    Filters run in order, each on the documents the previous ones kept. `score_field` (one
-    name per filter, None entries allowed) stores the scores as columns. With `invert=True`
-    the stage keeps exactly the documents it would otherwise remove. Custom metrics:
-    `documents_in`, `documents_removed` and, per filter, `removed_by_<filter name>`
-    (`rejected_by_<filter name>` when inverted).
+    Filters run in order, each on the rows the previous ones kept, each reading its own
+    `text_field`. `score_field` (one name per filter, None entries allowed) stores the scores
+    as columns. `invert` (per filter) keeps exactly the rows that filter would remove. With
+    `exclusion_writer`, the removed rows go to a separate output with the removing filter's
+    name and score.
     """
 
     def __init__(
         self,
         filter_obj: DocumentFilter | list[DocumentFilter],
-        text_field: str = "text",
+        text_field: str | list[str] = "text",
         score_field: str | list[str | None] | None = None,
-        invert: bool = False,
+        invert: bool | list[bool] = False,
+        exclusion_writer: ExclusionWriter | None = None,
     ) -> None:
         self.filter_objs = _as_list(filter_obj)
-        fields = [None] * len(self.filter_objs) if score_field is None else _as_list(score_field)
-        _check_pairs("ScoreFilter", self.filter_objs, fields, "score_field")
+        if not self.filter_objs:
+            raise ValueError("ScoreFilter: needs at least one filter or function")
         for obj in self.filter_objs:
             if not (hasattr(obj, "score_document") or hasattr(obj, "score_documents")):
                 raise TypeError(f"ScoreFilter: {obj!r} is not a DocumentFilter (no score_document method)")
-        self.score_fields: list[str | None] = fields
+        count = len(self.filter_objs)
+        self.score_fields = _score_fields("ScoreFilter", score_field, count, required=False)
+        self.text_fields = _per_filter("ScoreFilter", "text_field", text_field, count, str)
+        self.inverts = _per_filter("ScoreFilter", "invert", invert, count, bool)
         self.text_field = text_field
         self.invert = invert
+        self.exclusion_writer = exclusion_writer
         self._name = "ScoreFilter_" + "_".join(_label(f) for f in self.filter_objs)
 
     def inputs(self) -> tuple[list[str], list[str]]:
-        return ["data"], [self.text_field]
+        return ["data"], list(dict.fromkeys(self.text_fields))
 
     def outputs(self) -> tuple[list[str], list[str]]:
-        return ["data"], [self.text_field, *(f for f in self.score_fields if f)]
+        return ["data"], [*dict.fromkeys(self.text_fields), *(f for f in self.score_fields if f)]
+
+    def ray_stage_spec(self) -> dict[str, Any]:
+        return {"is_actor_stage": True} if _needs_actor(self.filter_objs) else {}
+
+    def setup(self, worker_metadata: Any = None) -> None:
+        _setup_filters(self.filter_objs)
 
     def process(self, task: DocumentBatch) -> DocumentBatch:
         table = require_document_batch(self.name, task).to_pyarrow()
-        texts, _ = text_column(self, task, table, self.text_field)
-        metrics: dict[str, float] = {}
-        if self.invert:
-            selected, scores_by_field = self._rejected_rows(texts, metrics)
-        else:
-            selected, scores_by_field = self._kept_rows(texts, metrics)
         total = table.num_rows
-        out = table if len(selected) == total else table.take(pa.array(selected, type=pa.int64()))
-        for field, scores in scores_by_field.items():
-            out = set_column(out, field, _score_column(scores))
-        metrics["documents_in"] = float(total)
-        metrics["documents_removed"] = float(total - out.num_rows)
-        self._log_metrics(metrics)
-        return with_table(task, out)
-
-    def _kept_rows(self, texts: pa.Array, metrics: dict[str, float]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Rows every filter keeps, and their scores; each filter scores only the survivors so far."""
-        selected = np.arange(len(texts))
-        scores_by_field: dict[str, np.ndarray] = {}
-        for obj, field in zip(self.filter_objs, self.score_fields, strict=True):
-            subset = texts if len(selected) == len(texts) else texts.take(pa.array(selected))
-            scores = score_texts(obj, subset)
-            keep = keep_mask(obj, scores)
-            metrics[f"removed_by_{_label(obj)}"] = float(len(keep) - keep.sum())
+        removals = _Removals(self.exclusion_writer is not None)
+        for obj, text_field, field, invert in zip(
+            self.filter_objs, self.text_fields, self.score_fields, self.inverts, strict=True
+        ):
+            scores = score_texts(obj, text_column(self, task, table, text_field)[0])
             if field:
-                scores_by_field[field] = scores
-            if not keep.all():
-                selected = selected[keep]
-                scores_by_field = {k: v[keep] for k, v in scores_by_field.items()}
-        return selected, scores_by_field
-
-    def _rejected_rows(self, texts: pa.Array, metrics: dict[str, float]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Rows some filter would remove (every filter scores every row), and their scores."""
-        passes = np.ones(len(texts), dtype=bool)
-        scores_by_field: dict[str, np.ndarray] = {}
-        for obj, field in zip(self.filter_objs, self.score_fields, strict=True):
-            scores = score_texts(obj, texts)
-            keep = keep_mask(obj, scores)
-            metrics[f"rejected_by_{_label(obj)}"] = float(len(keep) - keep.sum())
-            if field:
-                scores_by_field[field] = scores
-            passes &= keep
-        selected = np.flatnonzero(~passes)
-        return selected, {k: v[selected] for k, v in scores_by_field.items()}
+                table = set_column(table, field, _score_column(scores))
+            mask = keep_mask(obj, scores)
+            if invert:
+                mask = ~mask
+            removals.record(_label(obj), table, scores, mask)
+            if not mask.all():
+                table = table.filter(pa.array(mask))
+        return self._finish(task, total, table, removals)

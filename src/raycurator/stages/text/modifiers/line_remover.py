@@ -13,7 +13,8 @@ MatchMode = Literal["exact", "contains", "regex"]
 class LineRemover(DocumentModifier):
     """Removes lines (split on "\\n") matching any of `patterns`.
 
-    `match="exact"` compares the stripped line with each pattern; `"contains"` looks for the
+    `match="exact"` (the default, NeMo Curator's `LineRemover(patterns)`) removes lines equal
+    to a pattern, whitespace included; `"contains"` looks for the
     pattern inside the line (C4 drops lines containing "javascript" this way); `"regex"`
     searches each pattern as a Python regular expression. `ignore_case` applies to all modes.
     """
@@ -31,14 +32,14 @@ class LineRemover(DocumentModifier):
         flags = re.IGNORECASE if ignore_case else 0
         self._regexes = [re.compile(p, flags) for p in patterns] if match == "regex" else []
         self._needles = [p.casefold() if ignore_case else p for p in patterns]
-        self._exact = {needle.strip() for needle in self._needles}
+        self._exact = set(self._needles)
 
     def _matches(self, line: str) -> bool:
         if self.match == "regex":
             return any(r.search(line) for r in self._regexes)
         candidate = line.casefold() if self.ignore_case else line
         if self.match == "exact":
-            return candidate.strip() in self._exact
+            return candidate in self._exact
         return any(needle in candidate for needle in self._needles)
 
     def modify_document(self, text: str) -> str:

@@ -1,4 +1,4 @@
-"""`NewlineNormalizer`: collapses runs of blank lines."""
+"""`NewlineNormalizer`: collapses runs of three or more line breaks to two (NeMo Curator's rule)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,13 @@ import pyarrow.compute as pc
 from raycurator.stages.text._arrow_text import to_string_array
 from raycurator.stages.text.modifiers.doc_modifier import VectorizedModifier
 
-# Three or more line breaks, possibly with spaces/tabs on the blank lines between them.
-_UNIX_RUN = r"\n(?:[ \t]*\n){2,}"
-_WINDOWS_RUN = r"\r\n(?:[ \t]*\r\n){2,}"
-
 
 class NewlineNormalizer(VectorizedModifier):
-    """Replaces three or more consecutive line breaks (blank lines may hold spaces or tabs) by two."""
+    """Replaces 3+ consecutive "\\n" by "\\n\\n", then 3+ consecutive "\\r\\n" by "\\r\\n\\r\\n".
+
+    Only consecutive breaks count: blank lines holding spaces separate runs, as in NeMo Curator.
+    """
 
     def modify_documents(self, texts: pa.Array | pa.ChunkedArray | Iterable[str]) -> pa.Array:
-        out = pc.replace_substring_regex(to_string_array(texts), _WINDOWS_RUN, "\r\n\r\n")
-        return pc.replace_substring_regex(out, _UNIX_RUN, "\n\n")
+        out = pc.replace_substring_regex(to_string_array(texts), r"\n{3,}", "\n\n")
+        return pc.replace_substring_regex(out, r"(?:\r\n){3,}", "\r\n\r\n")

@@ -1,19 +1,17 @@
-"""`UrlRemover`: deletes URLs from the text."""
+"""`UrlRemover`: deletes URLs from the text (NeMo Curator's pattern)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
 
-import pyarrow as pa
-import pyarrow.compute as pc
+from raycurator.stages.text.modifiers.doc_modifier import DocumentModifier
 
-from raycurator.stages.text._arrow_text import to_string_array
-from raycurator.stages.text._patterns import URL_PATTERN
-from raycurator.stages.text.modifiers.doc_modifier import VectorizedModifier
+#: "http(s)://" or "www." and everything up to the next whitespace, any case.
+URL_REGEX = re.compile(r"https?://\S+|www\.\S+", flags=re.IGNORECASE)
 
 
-class UrlRemover(VectorizedModifier):
-    """Removes every URL (a scheme or "www." followed by non-space characters)."""
+class UrlRemover(DocumentModifier):
+    """Removes every URL: "http(s)://" or "www." up to the next (Unicode) whitespace."""
 
-    def modify_documents(self, texts: pa.Array | pa.ChunkedArray | Iterable[str]) -> pa.Array:
-        return pc.replace_substring_regex(to_string_array(texts), URL_PATTERN, "")
+    def modify_document(self, text: str) -> str:
+        return URL_REGEX.sub("", text)

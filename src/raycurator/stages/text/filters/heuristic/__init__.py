@@ -1,24 +1,9 @@
-"""Heuristic document filters of the Gopher, C4 and FineWeb families (NeMo Curator names)."""
+"""Heuristic document filters of the Gopher, C4 and FineWeb families (NeMo Curator names and scores)."""
 
-from raycurator.stages.text.filters.heuristic.characters import (
-    NonAlphaNumericFilter,
-    NumbersFilter,
-    ParenthesesFilter,
-    SymbolsToWordsFilter,
-    UrlsFilter,
-    WhiteSpaceFilter,
-)
-from raycurator.stages.text.filters.heuristic.lines import (
-    BoilerPlateStringFilter,
-    BulletsFilter,
-    EllipsisFilter,
-    PunctuationFilter,
-)
 from raycurator.stages.text.filters.heuristic.markers import (
     CurlyBracketFilter,
     JavascriptFilter,
     LoremIpsumFilter,
-    SubstringFilter,
 )
 from raycurator.stages.text.filters.heuristic.repetition import (
     RepeatedLinesByCharFilter,
@@ -28,10 +13,22 @@ from raycurator.stages.text.filters.heuristic.repetition import (
     RepeatingDuplicateNGramsFilter,
     RepeatingTopNGramsFilter,
 )
-from raycurator.stages.text.filters.heuristic.words import (
+from raycurator.stages.text.filters.heuristic.string import (
+    BoilerPlateStringFilter,
+    BulletsFilter,
     CommonEnglishWordsFilter,
+    EllipsisFilter,
     LongWordFilter,
     MeanWordLengthFilter,
+    NonAlphaNumericFilter,
+    NumbersFilter,
+    ParenthesesFilter,
+    PornographicUrlsFilter,
+    PunctuationFilter,
+    SubstringFilter,
+    SymbolsToWordsFilter,
+    UrlsFilter,
+    WhiteSpaceFilter,
     WordCountFilter,
     WordsWithoutAlphabetsFilter,
 )
@@ -49,6 +46,7 @@ __all__ = [
     "NonAlphaNumericFilter",
     "NumbersFilter",
     "ParenthesesFilter",
+    "PornographicUrlsFilter",
     "PunctuationFilter",
     "RepeatedLinesByCharFilter",
     "RepeatedLinesFilter",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from abc import abstractmethod
 from collections.abc import Iterable
 from typing import Any
@@ -12,9 +11,7 @@ import pyarrow as pa
 
 from raycurator.stages.text._arrow_text import to_string_array
 from raycurator.stages.text.filters.doc_filter import DocumentFilter
-
-_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
-_SEGMENTED_LANGUAGES = frozenset({"zh", "ja", "th", "my", "km", "lo"})
+from raycurator.stages.text.utils.text_utils import WordSplitter, get_word_splitter
 
 
 class VectorizedFilter(DocumentFilter):
@@ -48,20 +45,21 @@ def check_positive(owner: str, **values: float) -> None:
             raise ValueError(f"{owner}: {name} must be a non-negative number, got {value!r}")
 
 
-def check_language(owner: str, lang: str) -> None:
-    """Word splitting is by whitespace: refuse languages written without spaces."""
-    if lang in _SEGMENTED_LANGUAGES:
-        raise NotImplementedError(f"{owner}: lang={lang!r} needs a word segmenter; words are split on whitespace here")
+def is_whitespace_language(lang: str) -> bool:
+    """Whether words of `lang` are whitespace-separated here (everything but "zh" and "ja")."""
+    return lang.lower() not in ("zh", "ja")
+
+
+def word_splitter(lang: str) -> WordSplitter:
+    """The word splitter of `lang` (jieba for Chinese, MeCab for Japanese, whitespace otherwise)."""
+    if not isinstance(lang, str) or not lang:
+        raise ValueError(f"lang must be an ISO 639-1 code such as 'en', got {lang!r}")
+    return get_word_splitter(lang)
 
 
 def nonempty_lines(text: str) -> list[str]:
     """The lines of `text` (split on "\\n"), stripped, without blank ones."""
     return [line for line in (raw.strip() for raw in text.split("\n")) if line]
-
-
-def nonempty_paragraphs(text: str) -> list[str]:
-    """The paragraphs of `text` (separated by blank lines), stripped, without empty ones."""
-    return [p for p in (raw.strip() for raw in _PARAGRAPH_BREAK.split(text)) if p]
 
 
 class MaxScoreFilter(DocumentFilter):

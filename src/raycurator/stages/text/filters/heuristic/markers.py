@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from raycurator.stages.text._arrow_text import count_substring
 from raycurator.stages.text.filters.heuristic._base import (
@@ -15,6 +12,7 @@ from raycurator.stages.text.filters.heuristic._base import (
     check_positive,
     nonempty_lines,
 )
+from raycurator.stages.text.filters.heuristic.string import SubstringFilter
 
 
 class LoremIpsumFilter(VectorizedFilter):
@@ -75,30 +73,4 @@ class JavascriptFilter(MaxScoreFilter):
         return sum("javascript" in line.lower() for line in lines) / len(lines)
 
 
-class SubstringFilter(VectorizedFilter):
-    """Keeps documents containing `substring` at `position` ("prefix", "suffix" or "any").
-
-    Score: 1.0 when the substring is found there, else 0.0.
-    """
-
-    def __init__(self, substring: str, position: Literal["prefix", "suffix", "any"] = "any") -> None:
-        super().__init__()
-        if position not in ("prefix", "suffix", "any"):
-            raise ValueError(f"SubstringFilter: position must be 'prefix', 'suffix' or 'any', got {position!r}")
-        if not isinstance(substring, str) or not substring:
-            raise ValueError(f"SubstringFilter: substring must be a non-empty string, got {substring!r}")
-        self._substring = substring
-        self._position = position
-        self._name = "substring"
-
-    def _scores(self, texts: pa.Array) -> np.ndarray:
-        if self._position == "prefix":
-            found = pc.starts_with(texts, self._substring)
-        elif self._position == "suffix":
-            found = pc.ends_with(texts, self._substring)
-        else:
-            found = pc.match_substring(texts, self._substring)
-        return found.to_numpy(zero_copy_only=False).astype(np.float64)
-
-    def _keep(self, scores: np.ndarray) -> np.ndarray:
-        return scores == 1.0
+__all__ = ["CurlyBracketFilter", "JavascriptFilter", "LoremIpsumFilter", "SubstringFilter"]

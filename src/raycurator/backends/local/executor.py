@@ -16,6 +16,7 @@ from raycurator.backends.base import (
     stage_error,
     starting_tasks,
 )
+from raycurator.backends.outputs import RunOutputs
 from raycurator.errors import StageExecutionError
 from raycurator.stages.base import ProcessingStage
 from raycurator.tasks import Task
@@ -27,7 +28,18 @@ class LocalExecutor(BaseExecutor):
     """Runs the stages sequentially in the calling process through `BaseStageAdapter`."""
 
     def execute(self, stages: list[ProcessingStage], initial_tasks: list[Task] | None = None) -> list[Task]:
-        tasks = starting_tasks(initial_tasks)
+        outputs = RunOutputs(stages)
+        outputs.open()
+        try:
+            results = self._run(stages, starting_tasks(initial_tasks))
+        except BaseException:
+            outputs.close(succeeded=False)
+            raise
+        outputs.close(succeeded=True)
+        return results
+
+    @staticmethod
+    def _run(stages: list[ProcessingStage], tasks: list[Task]) -> list[Task]:
         node = NodeInfo(node_id=f"local-{socket.gethostname()}")
         worker = WorkerMetadata(worker_id=f"local-{os.getpid()}")
         for stage in stages:

@@ -12,6 +12,7 @@ import ray
 from ray.data import DataContext
 
 from raycurator.backends.base import BaseExecutor, starting_tasks
+from raycurator.backends.outputs import RunOutputs
 from raycurator.backends.ray_cluster import RayConnection, alive_nodes, run_setup_on_nodes
 from raycurator.backends.ray_data.adapter import decode_tasks
 from raycurator.backends.ray_data.config import RayDataConfig
@@ -42,9 +43,20 @@ class RayDataExecutor(BaseExecutor):
         """Run `stages` over `initial_tasks` (default: the empty start token); the last stage's outputs."""
         if not stages:
             raise PipelineConfigError("RayDataExecutor.execute needs at least one stage")
+        outputs = RunOutputs(stages)  # refuses writers into input folders before anything starts
         tasks = starting_tasks(initial_tasks)
         if not tasks:
             return []
+        outputs.open()
+        try:
+            results = self._execute(stages, tasks)
+        except BaseException:
+            outputs.close(succeeded=False)
+            raise
+        outputs.close(succeeded=True)
+        return results
+
+    def _execute(self, stages: list[ProcessingStage], tasks: list[Task]) -> list[Task]:
         options = self.options
         with RayConnection(options.address, options.runtime_env, options.num_cpus, options.ray_init_kwargs):
             nodes = alive_nodes()

@@ -122,6 +122,7 @@ def test_fit_to_cluster_scales_requests_only_when_needed() -> None:
     by_name = {p.stage.name: p for p in fitted}
     assert by_name["tag2"].num_cpus == by_name["jsonl_writer"].num_cpus == 0.5
     assert by_name["tag2"].asked_cpus == 1.0 and by_name["tag1"].num_cpus == 1.0
+    assert by_name["tag2"].max_actors == by_name["jsonl_writer"].max_actors == 1  # 0.5 + 0.5 CPU + a 1-CPU task
     assert fit_to_cluster(plans, 8.0) == plans
     assert "(asked 1.0)" in by_name["tag2"].describe()
 

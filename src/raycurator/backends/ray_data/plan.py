@@ -15,8 +15,8 @@
   once and each holds its CPUs for the whole run, while task stages need CPUs left over. When
   the pools' first actors plus the largest task stage ask for more CPUs than the cluster has,
   the actors' (and if needed the tasks') CPU requests are scaled down so everything fits: the
-  pipeline then shares the cores instead of waiting forever for a CPU that never frees. Pool
-  sizes stay bounded by the cores the stages asked for.
+  pipeline then shares the cores instead of waiting forever for a CPU that never frees. The
+  scaled pools may then grow only as far as the actors' share of the CPUs allows.
 - A cheap source stage (the first stage, started from the empty start token, a task stage
   that declares `is_fanout_stage`, such as `FilePartitioningStage`) runs on the driver: its
   outputs become the dataset's blocks (`runs_on_driver`).
@@ -191,16 +191,19 @@ def fit_to_cluster(plans: list[StagePlan], total_cpus: float) -> list[StagePlan]
     actor_share = max(total_cpus - task_cpus, total_cpus / 2) if task_cpus else total_cpus
     actor_factor = min(1.0, actor_share / actor_cpus) if actor_cpus else 1.0
     task_limit = max(0.01, total_cpus - actor_share) if actor_cpus else total_cpus
+    scaled_actor_cpus = sum(_floor(p.num_cpus * actor_factor) for p in plans if p.use_actors and p.num_cpus > 0)
+    # pools may grow only as far as the actors' share allows, so they never crowd the tasks out again
+    pool_cap = max(1, int(actor_share // scaled_actor_cpus)) if scaled_actor_cpus else None
     fitted = []
     for plan in plans:
         if plan.use_actors and actor_factor < 1.0 and plan.num_cpus > 0:
             cpus = _floor(plan.num_cpus * actor_factor)
+            max_actors = min(plan.max_actors, pool_cap) if pool_cap else plan.max_actors
+            fitted.append(dataclasses.replace(plan, num_cpus=cpus, asked_cpus=plan.num_cpus, max_actors=max_actors))
         elif not plan.use_actors and plan.num_cpus > task_limit:
-            cpus = _floor(task_limit)
+            fitted.append(dataclasses.replace(plan, num_cpus=_floor(task_limit), asked_cpus=plan.num_cpus))
         else:
             fitted.append(plan)
-            continue
-        fitted.append(dataclasses.replace(plan, num_cpus=cpus, asked_cpus=plan.num_cpus))
     logger.warning(
         "RayDataExecutor: the stages ask for %.2f CPU(s) for their first actors plus %.2f for tasks, the cluster has "
         "%.2f; scaled the CPU requests of %s so the pipeline fits",

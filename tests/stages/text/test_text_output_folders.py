@@ -242,3 +242,19 @@ def test_parquet_partition_by_two_columns(tmp_path):
     assert sum(pq.read_table(out / p).num_rows for p in paths) == 12
     with pytest.raises(ValueError, match="partition_by columns"):
         ParquetWriter(str(out), fields=["text"], partition_by="language")
+
+
+def test_output_folders_on_an_fsspec_url(tmp_path):
+    import fsspec
+
+    data, url = corpus(tmp_path / "in", lang=["en", "../x"]), "memory://output-folders-test/out"
+    run(data, JsonlWriter(url, partition_by="language", mode="overwrite"))
+    fs = fsspec.filesystem("memory")
+    try:
+        found = sorted(p.split("/out/", 1)[1] for p in fs.find("/output-folders-test/out"))
+        assert found[0] == "_SUCCESS" and len(found) == 7
+        assert {p.split("/")[0] for p in found[1:]} == {"language=en", "language=%2E.%2Fx"}
+        results = LocalExecutor().execute(JsonlReader(url, use_manifest=True).decompose())
+        assert sum(t.num_items for t in results) == 12
+    finally:
+        fs.rm("/output-folders-test", recursive=True)

@@ -18,6 +18,8 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from raycurator.stages.base import ProcessingStage, RayStageSpecKeys
+from raycurator.stages.output_manifest import manifest_files
+from raycurator.stages.run_lifecycle import ReadsInputs
 from raycurator.tasks import FileGroupTask, Task
 
 logger = logging.getLogger(__name__)
@@ -153,13 +155,17 @@ def partition_files(
     return groups
 
 
-class FilePartitioningStage(ProcessingStage[Task, FileGroupTask]):
+class FilePartitioningStage(ProcessingStage[Task, FileGroupTask], ReadsInputs):
     """Lists the input files and emits one `FileGroupTask` per partition.
 
     Input: the pipeline's start token (`EmptyTask`). Task ids are `"{dataset}_{index:06d}"`,
     where dataset is the input's base name and index the partition's position in the sorted
     file order, so a rerun over the same files yields the same ids. Every task carries
     `_metadata["source_files"]` and a `run_id` shared by all tasks of this run.
+
+    With `use_manifest`, every path must be a folder written by a raycurator writer, and
+    exactly the files its `_SUCCESS` manifest lists are read (one complete run; a folder
+    without a manifest, or whose files changed since, is an error).
     """
 
     def __init__(
@@ -170,6 +176,7 @@ class FilePartitioningStage(ProcessingStage[Task, FileGroupTask]):
         file_extensions: list[str] | None = None,
         storage_options: dict[str, Any] | None = None,
         limit: int | None = None,
+        use_manifest: bool = False,
     ) -> None:
         if files_per_partition is not None and blocksize is not None:
             raise ValueError("FilePartitioningStage: give files_per_partition or blocksize, not both")
@@ -187,16 +194,26 @@ class FilePartitioningStage(ProcessingStage[Task, FileGroupTask]):
         self.file_extensions = list(file_extensions) if file_extensions else None
         self.storage_options = dict(storage_options or {})
         self.limit = limit
+        self.use_manifest = bool(use_manifest)
         self._name = "file_partitioning"
+
+    def input_paths(self) -> list[str]:
+        return list(self.file_paths)
 
     def ray_stage_spec(self) -> dict[str, Any]:
         return {RayStageSpecKeys.IS_FANOUT_STAGE: True}
 
     def process(self, task: Task) -> list[FileGroupTask]:
         try:
-            files = list_files(self.file_paths, self.file_extensions, self.storage_options)
+            if self.use_manifest:
+                listed = {f: size for p in self.file_paths for f, size in manifest_files(p, self.storage_options)}
+                files = sorted(listed.items())
+            else:
+                files = list_files(self.file_paths, self.file_extensions, self.storage_options)
         except FileNotFoundError as error:
             raise FileNotFoundError(f"stage '{self.name}': {error}") from error
+        except ValueError as error:
+            raise ValueError(f"stage '{self.name}': {error}") from error
         groups = partition_files(files, self.files_per_partition, self.blocksize)
         if self.limit is not None:
             groups = groups[: self.limit]

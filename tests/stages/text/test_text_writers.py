@@ -101,7 +101,7 @@ def test_names_are_deterministic_and_reruns_replace_leftovers(tmp_path):
     second = JsonlWriter(str(tmp_path)).process(batch(table, "corpus_000003", run_id="run-b"))
     assert first.data == second.data == [str(tmp_path / "corpus_000003.jsonl")]
     assert (tmp_path / "corpus_000003.jsonl").read_text() == '{"text":"fresh"}\n'
-    assert written_files(tmp_path) == [".raycurator_markers", "corpus_000003.jsonl"]
+    assert written_files(tmp_path) == [".raycurator_run", "corpus_000003.jsonl"]
 
 
 def test_collision_in_one_writer_is_an_error_and_the_first_file_survives(tmp_path):

@@ -20,6 +20,7 @@ from raycurator.backends.base import (
 )
 from raycurator.backends.failures import FailureLedger, skipped_record_entry
 from raycurator.backends.report import RunReport, StageCounters
+from raycurator.backends.outputs import RunOutputs
 from raycurator.errors import StageExecutionError
 from raycurator.stages.base import ProcessingStage
 from raycurator.tasks import Task
@@ -42,6 +43,7 @@ class LocalExecutor(BaseExecutor):
 
     def execute(self, stages: list[ProcessingStage], initial_tasks: list[Task] | None = None) -> list[Task]:
         tasks = starting_tasks(initial_tasks)
+        outputs = RunOutputs(stages)
         log_dir = self.config.get("log_dir")
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
         report = RunReport(
@@ -53,11 +55,13 @@ class LocalExecutor(BaseExecutor):
         )
         self.last_report = report
         self._ledger = FailureLedger(os.path.join(report.log_dir, "failures.jsonl")) if report.log_dir else None
+        outputs.open()
         try:
             for stage, counters in zip(stages, report.stages, strict=True):
                 tasks = self._run_stage(stage, tasks, counters)
             report.status = "succeeded"
         except BaseException as error:
+            outputs.close(succeeded=False)
             report.status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
             report.error = f"{type(error).__name__}: {error}".split("\n--- original traceback")[0]
             raise
@@ -70,6 +74,7 @@ class LocalExecutor(BaseExecutor):
                     report.write(report.log_dir)
                 except OSError as error:
                     logger.warning("could not write the run report to %s: %s", report.log_dir, error)
+        outputs.close(succeeded=True)
         return tasks
 
     def _run_stage(self, stage: ProcessingStage, tasks: list[Task], counters: StageCounters) -> list[Task]:

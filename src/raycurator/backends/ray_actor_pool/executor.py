@@ -15,6 +15,7 @@ import ray
 from raycurator.backends.base import BaseExecutor, effective_batch_size, starting_tasks
 from raycurator.backends.checkpoint import CheckpointStore, partition_key
 from raycurator.backends.failures import FailureLedger
+from raycurator.backends.outputs import RunOutputs
 from raycurator.backends.progress import ProgressReporter
 from raycurator.backends.ray_actor_pool.adapter import task_meta
 from raycurator.backends.ray_actor_pool.config import ActorPoolConfig
@@ -120,6 +121,7 @@ class RayActorPoolExecutor(BaseExecutor):
         """Run `stages` over `initial_tasks` (default: the empty start token)."""
         if not stages:
             raise PipelineConfigError("RayActorPoolExecutor.execute needs at least one stage")
+        outputs = RunOutputs(stages)  # refuses writers into input folders before anything starts
         tasks = starting_tasks(initial_tasks)
         planned = self._plan(stages, starts_from_source=initial_tasks is None)
         specs = [self._spec(stage) for stage in planned]
@@ -147,6 +149,7 @@ class RayActorPoolExecutor(BaseExecutor):
                         + (" besides the head node (ignore_head_node=True)" if self.ignore_head_node else "")
                     )
                 checkpoint = self._checkpoint(stages)
+                outputs.open(resuming=checkpoint is not None and bool(checkpoint.done))
                 scheduler = StreamingScheduler(
                     specs,
                     self._capacities(nodes),
@@ -209,8 +212,10 @@ class RayActorPoolExecutor(BaseExecutor):
                         fatal.message,
                         fatal.traceback,
                     )
+            outputs.close(succeeded=True)
             report.status = "succeeded"
         except BaseException as error:
+            outputs.close(succeeded=False)
             report.status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
             report.error = f"{type(error).__name__}: {error}".split("\n--- original traceback")[0]
             raise

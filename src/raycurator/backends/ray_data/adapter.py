@@ -14,12 +14,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pyarrow as pa
 import ray
 from ray import cloudpickle
 
 from raycurator.backends.base import BaseStageAdapter, WorkerMetadata, stage_error
+from raycurator.backends.ray_data.progress import active
 from raycurator.stages.base import ProcessingStage
 from raycurator.tasks import Task
 
@@ -59,25 +61,28 @@ def udf_name(stage: ProcessingStage) -> str:
     return name if name[0].isalpha() or name[0] == "_" else f"_{name}"
 
 
-def task_udf(stage: ProcessingStage, with_lifecycle: bool = False) -> Callable[[pa.Table], pa.Table]:
-    """A function running `stage` on one batch, as a Ray task.
+def task_udf(
+    stage: ProcessingStage, with_lifecycle: bool = False, beacon: Any = None, interval_s: float = 5.0
+) -> Callable[[pa.Table], pa.Table]:
+    """A function running `stage` on one batch, as a Ray task (signalling `beacon` while it runs).
 
     With `with_lifecycle` (a stage with `setup`/`teardown` that asked not to run in actors)
     every call sets the stage up and tears it down around its batch.
     """
 
     def run_batch(batch: pa.Table) -> pa.Table:
-        adapter = BaseStageAdapter(stage)
-        if not with_lifecycle:
-            return _run(adapter, batch)
-        try:
-            adapter.setup(WorkerMetadata(worker_id=ray.get_runtime_context().get_worker_id()))
-        except Exception as error:
-            raise stage_error(stage, [], error) from None
-        try:
-            return _run(adapter, batch)
-        finally:
-            adapter.teardown()
+        with active(beacon, interval_s):
+            adapter = BaseStageAdapter(stage)
+            if not with_lifecycle:
+                return _run(adapter, batch)
+            try:
+                adapter.setup(WorkerMetadata(worker_id=ray.get_runtime_context().get_worker_id()))
+            except Exception as error:
+                raise stage_error(stage, [], error) from None
+            try:
+                return _run(adapter, batch)
+            finally:
+                adapter.teardown()
 
     run_batch.__name__ = run_batch.__qualname__ = udf_name(stage)
     return run_batch
@@ -91,8 +96,14 @@ class StageActor:
     """
 
     stage: ProcessingStage
+    beacon: Any = None
+    interval_s: float = 5.0
 
     def __init__(self) -> None:
+        with active(type(self).beacon, type(self).interval_s):
+            self._set_up()
+
+    def _set_up(self) -> None:
         stage = type(self).stage
         self.adapter = BaseStageAdapter(stage)
         context = ray.get_runtime_context()
@@ -109,7 +120,8 @@ class StageActor:
     def __call__(self, batch: pa.Table) -> pa.Table:
         if self.setup_error is not None:
             raise self.setup_error
-        return _run(self.adapter, batch)
+        with active(type(self).beacon, type(self).interval_s):
+            return _run(self.adapter, batch)
 
     def __del__(self) -> None:
         if getattr(self, "_torn_down", True):
@@ -121,8 +133,14 @@ class StageActor:
             logger.warning("teardown of stage '%s' failed: %s", self.adapter.stage.name, error)
 
 
-def actor_udf(stage: ProcessingStage) -> type[StageActor]:
+def actor_udf(stage: ProcessingStage, beacon: Any = None, interval_s: float = 5.0) -> type[StageActor]:
     """A `StageActor` subclass named after the stage (what Ray Data shows as the operator name)."""
     name = udf_name(stage)
-    namespace = {"__module__": StageActor.__module__, "__qualname__": name, "stage": stage}
+    namespace = {
+        "__module__": StageActor.__module__,
+        "__qualname__": name,
+        "stage": stage,
+        "beacon": beacon,
+        "interval_s": interval_s,
+    }
     return type(name, (StageActor,), namespace)

@@ -24,6 +24,13 @@ class RayDataConfig:
     - `max_actors_per_stage`: upper bound on the actor pool of any actor stage (default: as many
       as the cluster's CPUs/GPUs fit, or the stage's `num_workers()`).
     - `show_progress`: Ray Data's progress bars (default False).
+    - `stall_timeout_s`: stop the run with an error naming the stages and resources when no
+      stage has run or finished anything for this many seconds (default 600; None: never).
+      Stages signal progress while they set up and while a batch runs, so slow work is not a stall.
+    - `fit_to_cluster`: scale the stages' CPU requests down when one actor of every pool plus a
+      task would not fit the cluster (default True; see `plan.fit_to_cluster`).
+    - `source_on_driver`: run a cheap source stage (e.g. `FilePartitioningStage`) on the driver
+      (default True; see `plan.runs_on_driver`).
     """
 
     address: str | None = None
@@ -34,6 +41,9 @@ class RayDataConfig:
     preserve_order: bool = False
     max_actors_per_stage: int | None = None
     show_progress: bool = False
+    stall_timeout_s: float | None = 600.0
+    fit_to_cluster: bool = True
+    source_on_driver: bool = True
 
     @classmethod
     def from_dict(cls, config: dict[str, Any] | None) -> RayDataConfig:
@@ -65,6 +75,15 @@ class RayDataConfig:
         if self.num_cpus is not None and (not isinstance(self.num_cpus, int) or self.num_cpus < 1):
             raise PipelineConfigError(
                 f"RayDataExecutor config 'num_cpus' must be a positive int, got {self.num_cpus!r}"
+            )
+        if self.stall_timeout_s is not None and (
+            not isinstance(self.stall_timeout_s, int | float)
+            or isinstance(self.stall_timeout_s, bool)
+            or self.stall_timeout_s <= 0
+        ):
+            raise PipelineConfigError(
+                "RayDataExecutor config 'stall_timeout_s' must be a positive number or None, "
+                f"got {self.stall_timeout_s!r}"
             )
         if self.runtime_env is not None and not isinstance(self.runtime_env, dict):
             raise PipelineConfigError(

@@ -11,10 +11,20 @@
   So where a stage can emit more tasks than the next stage takes in one batch, the outputs are
   re-split, one task a block (`repartition(target_num_rows_per_block=1)`, streaming): see
   `needs_split`.
+- Fitting the cluster (`fit_to_cluster`): Ray Data starts one actor of every actor pool at
+  once and each holds its CPUs for the whole run, while task stages need CPUs left over. When
+  the pools' first actors plus the largest task stage ask for more CPUs than the cluster has,
+  the actors' (and if needed the tasks') CPU requests are scaled down so everything fits: the
+  pipeline then shares the cores instead of waiting forever for a CPU that never frees. The
+  scaled pools may then grow only as far as the actors' share of the CPUs allows.
+- A cheap source stage (the first stage, started from the empty start token, a task stage
+  that declares `is_fanout_stage`, such as `FilePartitioningStage`) runs on the driver: its
+  outputs become the dataset's blocks (`runs_on_driver`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -49,12 +59,14 @@ class StagePlan:
     max_actors: int
     barrier: bool
     split_after: bool
+    asked_cpus: float | None = None  # the stage's own request when `fit_to_cluster` scaled `num_cpus`
 
     def describe(self) -> str:
         kind = f"actors(1..{self.max_actors})" if self.use_actors else "tasks"
         extra = (", barrier" if self.barrier else "") + (", split after" if self.split_after else "")
+        scaled = f" (asked {self.asked_cpus})" if self.asked_cpus is not None else ""
         return (
-            f"{self.stage.name}: {kind}, batch_size={self.batch_size}, cpus={self.num_cpus}, "
+            f"{self.stage.name}: {kind}, batch_size={self.batch_size}, cpus={self.num_cpus}{scaled}, "
             f"gpus={self.num_gpus}{extra}"
         )
 
@@ -154,13 +166,61 @@ def plan_stages(
     return plans
 
 
+def runs_on_driver(stage: ProcessingStage, index: int, from_start_token: bool) -> bool:
+    """Whether `stage` is a cheap source stage run on the driver (see the module docstring)."""
+    return (
+        index == 0
+        and from_start_token
+        and not uses_actors(stage)
+        and bool(stage.ray_stage_spec().get(RayStageSpecKeys.IS_FANOUT_STAGE, False))
+    )
+
+
+def _floor(value: float) -> float:
+    return max(0.01, int(value * 100) / 100)
+
+
+def fit_to_cluster(plans: list[StagePlan], total_cpus: float) -> list[StagePlan]:
+    """`plans` with CPU requests scaled so that one actor of every pool plus one task fit `total_cpus`."""
+    actor_cpus = sum(p.num_cpus for p in plans if p.use_actors)
+    task_cpus = max((p.num_cpus for p in plans if not p.use_actors), default=0.0)
+    if any(p.split_after or p.barrier for p in plans):  # repartitions run as tasks too
+        task_cpus = max(task_cpus, min(1.0, total_cpus / 2))
+    if actor_cpus + task_cpus <= total_cpus + 1e-9 or total_cpus <= 0:
+        return plans
+    actor_share = max(total_cpus - task_cpus, total_cpus / 2) if task_cpus else total_cpus
+    actor_factor = min(1.0, actor_share / actor_cpus) if actor_cpus else 1.0
+    task_limit = max(0.01, total_cpus - actor_share) if actor_cpus else total_cpus
+    scaled_actor_cpus = sum(_floor(p.num_cpus * actor_factor) for p in plans if p.use_actors and p.num_cpus > 0)
+    # pools may grow only as far as the actors' share allows, so they never crowd the tasks out again
+    pool_cap = max(1, int(actor_share // scaled_actor_cpus)) if scaled_actor_cpus else None
+    fitted = []
+    for plan in plans:
+        if plan.use_actors and actor_factor < 1.0 and plan.num_cpus > 0:
+            cpus = _floor(plan.num_cpus * actor_factor)
+            max_actors = min(plan.max_actors, pool_cap) if pool_cap else plan.max_actors
+            fitted.append(dataclasses.replace(plan, num_cpus=cpus, asked_cpus=plan.num_cpus, max_actors=max_actors))
+        elif not plan.use_actors and plan.num_cpus > task_limit:
+            fitted.append(dataclasses.replace(plan, num_cpus=_floor(task_limit), asked_cpus=plan.num_cpus))
+        else:
+            fitted.append(plan)
+    logger.warning(
+        "RayDataExecutor: the stages ask for %.2f CPU(s) for their first actors plus %.2f for tasks, the cluster has "
+        "%.2f; scaled the CPU requests of %s so the pipeline fits",
+        actor_cpus, task_cpus, total_cpus, [p.stage.name for p in fitted if p.asked_cpus is not None],
+    )  # fmt: skip
+    return fitted
+
+
 def source_dataset(tasks: list[Task]) -> Dataset:
     """A dataset of the starting tasks, one task per block (block metadata computed here, no Ray task)."""
     return ray.data.from_blocks([encode_tasks([task]) for task in tasks])
 
 
-def apply_stage(ds: Dataset, plan: StagePlan, runtime_env: dict[str, Any] | None = None) -> Dataset:
-    """`ds` with the stage's operator(s) appended."""
+def apply_stage(
+    ds: Dataset, plan: StagePlan, runtime_env: dict[str, Any] | None = None, beacon: Any = None, interval_s: float = 5.0
+) -> Dataset:
+    """`ds` with the stage's operator(s) appended (its UDF signalling `beacon`, see `progress`)."""
     kwargs: dict[str, Any] = {"batch_format": "pyarrow", "num_cpus": plan.num_cpus}
     if plan.num_gpus:
         kwargs["num_gpus"] = plan.num_gpus
@@ -173,23 +233,29 @@ def apply_stage(ds: Dataset, plan: StagePlan, runtime_env: dict[str, Any] | None
         kwargs["batch_size"] = plan.batch_size
     if plan.use_actors:
         ds = ds.map_batches(
-            actor_udf(plan.stage),
+            actor_udf(plan.stage, beacon, interval_s),
             compute=ActorPoolStrategy(min_size=1, max_size=plan.max_actors),
             **kwargs,
         )
     else:
         lifecycle = overrides_lifecycle(plan.stage)
-        ds = ds.map_batches(task_udf(plan.stage, with_lifecycle=lifecycle), **kwargs)
+        ds = ds.map_batches(task_udf(plan.stage, lifecycle, beacon, interval_s), **kwargs)
     if plan.split_after:
         ds = ds.repartition(target_num_rows_per_block=1)
     return ds
 
 
-def build_dataset(tasks: list[Task], plans: list[StagePlan], runtime_env: dict[str, Any] | None = None) -> Dataset:
+def build_dataset(
+    tasks: list[Task],
+    plans: list[StagePlan],
+    runtime_env: dict[str, Any] | None = None,
+    beacon: Any = None,
+    interval_s: float = 5.0,
+) -> Dataset:
     """The lazy dataset running every stage over `tasks`."""
     ds = source_dataset(tasks)
     for plan in plans:
-        ds = apply_stage(ds, plan, runtime_env)
+        ds = apply_stage(ds, plan, runtime_env, beacon, interval_s)
     return ds
 
 

@@ -92,7 +92,11 @@ class BaseReaderStage(ProcessingStage[FileGroupTask, DocumentBatch]):
 
 
 class BaseReader(CompositeStage[Any, DocumentBatch]):
-    """File partitioning followed by a reader stage (see `make_reader_stage`)."""
+    """File partitioning followed by a reader stage (see `make_reader_stage`).
+
+    `use_manifest=True` reads exactly the files a writer's `_SUCCESS` manifest lists in each
+    folder given (one complete run; see `FilePartitioningStage`).
+    """
 
     default_extensions: tuple[str, ...] = ()
 
@@ -106,8 +110,10 @@ class BaseReader(CompositeStage[Any, DocumentBatch]):
         file_extensions: list[str] | None = None,
         storage_options: dict[str, Any] | None = None,
         limit: int | None = None,
+        use_manifest: bool = False,
     ) -> None:
         self.file_paths = file_paths
+        self.use_manifest = use_manifest
         self.files_per_partition = files_per_partition
         self.blocksize = blocksize
         self.fields = fields
@@ -129,6 +135,7 @@ class BaseReader(CompositeStage[Any, DocumentBatch]):
                 file_extensions=self.file_extensions,
                 storage_options=self.storage_options,
                 limit=self.limit,
+                use_manifest=self.use_manifest,
             ),
             self.make_reader_stage(),
         ]

@@ -79,11 +79,13 @@ class JsonlReader(BaseReader):
         storage_options: dict[str, Any] | None = None,
         limit: int | None = None,
         skip_malformed: bool = False,
+        use_manifest: bool = False,
     ) -> None:
         self.skip_malformed = skip_malformed
         super().__init__(
-            file_paths, files_per_partition, blocksize, fields, read_kwargs, file_extensions, storage_options, limit
-        )
+            file_paths, files_per_partition, blocksize, fields, read_kwargs, file_extensions, storage_options, limit,
+            use_manifest=use_manifest,
+        )  # fmt: skip
 
     def make_reader_stage(self) -> ProcessingStage:
         return JsonlReaderStage(self.fields, self.storage_options, self.skip_malformed, self.read_kwargs)

@@ -1,16 +1,20 @@
-"""Output files of the writers: safe deterministic names, atomic writes, collision markers.
+"""Output files of the writers: safe deterministic names, atomic writes, collision markers, records.
 
 Names: a task id becomes a file stem made only of `[A-Za-z0-9._-]`, never starting with "."
 or "_"; when the id had to be changed, a hash of the original id is appended so that two
 different ids never share a name.
 
 Collisions across workers: every task of a run started by `FilePartitioningStage` carries a
-`run_id`. Before writing `NAME`, a writer creates `<path>/.raycurator_markers/<run_id>/NAME.marker`
+`run_id`. Before writing `NAME`, a writer creates `<path>/.raycurator_run/markers/<run_id>/NAME.marker`
 exclusively (fails when it exists) holding the task id and a hash of the bytes to write. If the
 marker exists with different content, another task of the same run wrote `NAME`: that is a
-collision and an error. The same content again (a retried task) is allowed. Marker folders
-are small and hidden; they are left in place (delete them at will between runs). Filesystems
+collision and an error. The same content again (a retried task) is allowed. Filesystems
 without exclusive create fall back to check-then-write, which can miss a simultaneous collision.
+
+Records: after writing a file, a writer records it (relative path, rows, bytes, checksum) in
+`<path>/.raycurator_run/records/`. The hidden `.raycurator_run` folder (markers, records, the
+run's lock) lives only while a run is unfinished: when the run succeeds, the driver turns the
+records into the `_SUCCESS` manifest and removes the folder (see `output_folder`).
 """
 
 from __future__ import annotations
@@ -30,7 +34,10 @@ from raycurator.stages.text.io._fs import is_local
 
 logger = logging.getLogger(__name__)
 
-MARKER_DIR = ".raycurator_markers"
+STATE_DIR = ".raycurator_run"
+MARKERS = "markers"
+RECORDS = "records"
+_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_STEM = 150
 
@@ -58,6 +65,21 @@ def join_inside(root: str, name: str) -> str:
     return joined
 
 
+def state_dir(root: str) -> str:
+    """The hidden folder of an output folder's unfinished run (markers, records, lock)."""
+    return join_inside(root, STATE_DIR)
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a file name is one of `atomic_write`'s temporary files."""
+    return bool(_TEMPORARY.match(name))
+
+
+def record_path(root: str, relative: str) -> str:
+    """Where the record of output file `relative` (a path inside `root`) lives."""
+    return join_inside(join_inside(state_dir(root), RECORDS), f"{file_stem(relative)}.json")
+
+
 def content_hash(data: bytes) -> str:
     """A short fingerprint of the bytes a task writes."""
     return xxhash.xxh3_128_hexdigest(data)
@@ -65,8 +87,8 @@ def content_hash(data: bytes) -> str:
 
 def claim(fs: fsspec.AbstractFileSystem, root: str, run_id: str, name: str, owner: str) -> None:
     """Record that `owner` (task id + content hash) writes `name` in run `run_id`, or raise on a collision."""
-    directory = join_inside(join_inside(root, MARKER_DIR), file_stem(run_id))
-    marker = join_inside(directory, f"{name}.marker")
+    directory = join_inside(join_inside(state_dir(root), MARKERS), file_stem(run_id))
+    marker = join_inside(directory, f"{file_stem(name)}.marker")
     payload = owner.encode("utf-8")
     fs.makedirs(directory, exist_ok=True)
     try:
@@ -108,8 +130,11 @@ def _remove_stale_temporaries(fs: fsspec.AbstractFileSystem, directory: str, nam
                 pass
 
 
-def atomic_write(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
-    """Write `data` to `path` via a hidden temporary file in the same folder and a rename."""
+def atomic_write(fs: fsspec.AbstractFileSystem, path: str, data: bytes, sweep: bool = True) -> None:
+    """Write `data` to `path` via a hidden temporary file in the same folder and a rename.
+
+    With `sweep`, temporary files of the same name left by a killed attempt are removed.
+    """
     directory = posixpath.dirname(path)
     temporary = join_inside(directory, f".{posixpath.basename(path)}.{uuid.uuid4().hex}.tmp")
     try:
@@ -124,7 +149,8 @@ def atomic_write(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
             fs.makedirs(directory, exist_ok=True)
             fs.pipe_file(temporary, data)
             fs.mv(temporary, path)
-        _remove_stale_temporaries(fs, directory, posixpath.basename(path), keep=temporary)
+        if sweep:
+            _remove_stale_temporaries(fs, directory, posixpath.basename(path), keep=temporary)
     except BaseException:
         try:
             if is_local(fs):

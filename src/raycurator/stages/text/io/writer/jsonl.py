@@ -13,8 +13,8 @@ from raycurator.stages.text.io.writer.base import BaseWriter
 class JsonlWriter(BaseWriter):
     """One JSON Lines file per task (UTF-8, non-ASCII unescaped, keys in column order).
 
-    See `BaseWriter` for naming, collision and atomicity rules. `write_kwargs` may hold
-    `storage_options` only.
+    See `BaseWriter` for naming, collision and atomicity rules, `mode` and `partition_by`.
+    `write_kwargs` may hold `storage_options` only.
     """
 
     def __init__(
@@ -24,8 +24,10 @@ class JsonlWriter(BaseWriter):
         write_kwargs: dict[str, Any] | None = None,
         fields: list[str] | None = None,
         storage_options: dict[str, Any] | None = None,
+        mode: str = "ignore",
+        partition_by: str | list[str] | None = None,
     ) -> None:
-        super().__init__(path, file_extension, write_kwargs, fields, storage_options)
+        super().__init__(path, file_extension, write_kwargs, fields, storage_options, mode, partition_by)
         if self.write_kwargs:
             raise ValueError(f"JsonlWriter: unsupported write_kwargs {sorted(self.write_kwargs)}")
         self._name = "jsonl_writer"

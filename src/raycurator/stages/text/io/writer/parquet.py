@@ -14,7 +14,7 @@ class ParquetWriter(BaseWriter):
     """One Parquet file per task; `write_kwargs` go to `pyarrow.parquet.write_table`
     (e.g. `compression="zstd"`; default snappy).
 
-    See `BaseWriter` for naming, collision and atomicity rules.
+    See `BaseWriter` for naming, collision and atomicity rules, `mode` and `partition_by`.
     """
 
     def __init__(
@@ -24,8 +24,10 @@ class ParquetWriter(BaseWriter):
         write_kwargs: dict[str, Any] | None = None,
         fields: list[str] | None = None,
         storage_options: dict[str, Any] | None = None,
+        mode: str = "ignore",
+        partition_by: str | list[str] | None = None,
     ) -> None:
-        super().__init__(path, file_extension, write_kwargs, fields, storage_options)
+        super().__init__(path, file_extension, write_kwargs, fields, storage_options, mode, partition_by)
         self._name = "parquet_writer"
 
     def serialize(self, table: pa.Table) -> bytes:

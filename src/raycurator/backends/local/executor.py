@@ -19,8 +19,8 @@ from raycurator.backends.base import (
     starting_tasks,
 )
 from raycurator.backends.failures import FailureLedger, skipped_record_entry
-from raycurator.backends.report import RunReport, StageCounters
 from raycurator.backends.outputs import RunOutputs
+from raycurator.backends.report import RunReport, StageCounters
 from raycurator.errors import StageExecutionError
 from raycurator.stages.base import ProcessingStage
 from raycurator.tasks import Task

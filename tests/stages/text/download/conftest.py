@@ -14,11 +14,11 @@ import pytest
 
 @dataclass
 class Faults:
-    """Per-path faults: answer 503 to the first N requests, or cut the body after some bytes."""
+    """Per-path faults: answer 503 to the first N requests or always, or cut a body at an offset."""
 
     fail_first: dict[str, int] = field(default_factory=dict)
     always_fail: set[str] = field(default_factory=set)
-    cut_after: dict[str, int] = field(default_factory=dict)
+    cut_at: dict[str, int] = field(default_factory=dict)  # close the first response crossing this offset
 
 
 class CrawlServer:
@@ -78,9 +78,10 @@ class CrawlServer:
                 if status == 206:
                     self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
                 self.end_headers()
-                cut = server.faults.cut_after.pop(route, None)
-                if cut is not None:
-                    self.wfile.write(body[:cut])
+                cut = server.faults.cut_at.get(route)
+                if cut is not None and start <= cut <= end:
+                    del server.faults.cut_at[route]
+                    self.wfile.write(body[: cut - start])
                     self.wfile.flush()
                     self.close_connection = True
                     return

@@ -87,8 +87,9 @@ class FsspecDownloader(DocumentDownloader):
     """Downloads through fsspec (http/https, s3 when s3fs is installed, local paths, ...).
 
     Transient errors (connection problems, HTTP 408/429/5xx) are retried up to `max_retries`
-    times, waiting `backoff_s * 2**attempt` seconds in between. Partial temporary files are
-    continued with a ranged read when the size is known and the source supports it.
+    times, waiting `backoff_s * 2**attempt` seconds in between. Data is read and written in
+    blocks of `chunk_bytes`; a partial temporary file (a cut connection, a killed run) is
+    continued from its last complete block with a ranged read when the source's size is known.
     """
 
     def __init__(
@@ -100,8 +101,10 @@ class FsspecDownloader(DocumentDownloader):
         timeout_s: float = 300.0,
         max_concurrent_downloads: int | None = 4,
         storage_options: dict[str, Any] | None = None,
+        chunk_bytes: int = _CHUNK,
     ) -> None:
         super().__init__(download_dir, verbose)
+        self.chunk_bytes = chunk_bytes
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.timeout_s = timeout_s
@@ -156,7 +159,7 @@ class FsspecDownloader(DocumentDownloader):
         if size is not None and have == size and have > 0:
             return
         mode = "ab" if have else "wb"
-        with fs.open(remote, "rb", block_size=_CHUNK) as source:
+        with fs.open(remote, "rb", block_size=self.chunk_bytes) as source:
             if have:
                 try:
                     source.seek(have)
@@ -166,7 +169,7 @@ class FsspecDownloader(DocumentDownloader):
             with open(path, mode) as target:
                 written = have
                 while True:
-                    chunk = source.read(_CHUNK)
+                    chunk = source.read(self.chunk_bytes)
                     if not chunk:
                         break
                     target.write(chunk)

@@ -20,8 +20,12 @@ logger = logging.getLogger(__name__)
 _warned_thread = False
 
 
-class RecordTimeoutError(TimeoutError):
-    """A record's processing ran past its time limit."""
+class RecordTimeoutError(BaseException):
+    """A record's processing ran past its time limit.
+
+    A `BaseException` (like `KeyboardInterrupt`), so that `except Exception` blocks inside
+    extraction libraries and user code do not swallow it.
+    """
 
 
 @contextmanager

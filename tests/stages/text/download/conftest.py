@@ -37,6 +37,8 @@ class CrawlServer:
 
             def _file(self) -> str | None:
                 path = os.path.normpath(os.path.join(server.root, self.path.split("?")[0].lstrip("/")))
+                if os.path.isdir(path):
+                    path = os.path.join(path, "index.html")
                 return path if path.startswith(server.root) and os.path.isfile(path) else None
 
             def do_HEAD(self) -> None:

@@ -1,5 +1,6 @@
 """Download and extract: Common Crawl WARC files, Wikipedia dumps and arXiv sources (NeMo Curator's API)."""
 
+from raycurator.stages.text.download.arxiv.stage import ArxivDownloadExtractStage
 from raycurator.stages.text.download.base import (
     DocumentDownloader,
     DocumentDownloadExtractStage,
@@ -9,8 +10,10 @@ from raycurator.stages.text.download.base import (
 )
 from raycurator.stages.text.download.common_crawl.stage import CommonCrawlDownloadExtractStage
 from raycurator.stages.text.download.common_crawl.warc_reader import WarcReader
+from raycurator.stages.text.download.wikipedia.stage import WikipediaDownloadExtractStage
 
 __all__ = [
+    "ArxivDownloadExtractStage",
     "CommonCrawlDownloadExtractStage",
     "DocumentDownloadExtractStage",
     "DocumentDownloader",
@@ -18,4 +21,5 @@ __all__ = [
     "DocumentIterator",
     "URLGenerator",
     "WarcReader",
+    "WikipediaDownloadExtractStage",
 ]

@@ -11,7 +11,7 @@ from raycurator.stages.text.download.base.iterator import DocumentIterateExtract
 from raycurator.stages.text.download.base.skips import SkipReason
 from raycurator.stages.text.download.base.stage import DocumentDownloadExtractStage
 from raycurator.stages.text.download.base.time_limit import RecordTimeoutError
-from raycurator.stages.text.download.base.url_generation import URLGenerationStage, URLGenerator
+from raycurator.stages.text.download.base.url_generation import StaticUrlGenerator, URLGenerationStage, URLGenerator
 
 __all__ = [
     "DocumentDownloadExtractStage",
@@ -24,6 +24,7 @@ __all__ = [
     "FsspecDownloader",
     "RecordTimeoutError",
     "SkipReason",
+    "StaticUrlGenerator",
     "URLGenerationStage",
     "URLGenerator",
 ]

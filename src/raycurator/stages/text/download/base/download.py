@@ -111,6 +111,15 @@ class FsspecDownloader(DocumentDownloader):
         self.max_concurrent_downloads = max_concurrent_downloads
         self.storage_options = dict(storage_options or {})
 
+    def download(self, url: str) -> str:
+        """The local path of `url`: a local file is used where it is; anything else is downloaded."""
+        local = _local_path(url)
+        if local is not None:
+            if not os.path.isfile(local):
+                raise DownloadError(f"could not download {url}: no such local file")
+            return local
+        return super().download(url)
+
     def _get_output_filename(self, url: str) -> str:
         parsed = urlparse(url)
         path = parsed.path if parsed.scheme else url
@@ -178,6 +187,16 @@ class FsspecDownloader(DocumentDownloader):
                 os.fsync(target.fileno())
         if size is not None and written != size:
             raise ConnectionError(f"incomplete download of {url}: {written} of {size} bytes")
+
+
+def _local_path(url: str) -> str | None:
+    """The local file path `url` names (a plain path or file://), else None."""
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        return parsed.path
+    if not parsed.scheme or (len(parsed.scheme) == 1 and os.name == "nt"):
+        return url
+    return None
 
 
 def _is_transient(error: BaseException) -> bool:

@@ -24,6 +24,18 @@ class URLGenerator(ABC):
         """The URLs to download, in a stable order."""
 
 
+class StaticUrlGenerator(URLGenerator):
+    """The URLs or paths it was given, in that order."""
+
+    def __init__(self, urls: str | list[str]) -> None:
+        self.urls = [urls] if isinstance(urls, str) else list(urls)
+        if not self.urls or not all(isinstance(u, str) and u for u in self.urls):
+            raise ValueError(f"StaticUrlGenerator: urls must be a non-empty list of strings, got {urls!r}")
+
+    def generate_urls(self) -> list[str]:
+        return list(self.urls)
+
+
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 

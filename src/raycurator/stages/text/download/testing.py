@@ -146,3 +146,38 @@ def write_crawl(
     with open(index, "wb") as handle:
         handle.write(gzip.compress(("\n".join(written) + "\n").encode()))
     return written
+
+
+LOREM = (
+    "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore "
+    "magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut aliquip ex ea commodo "
+    "consequat. Duis aute irure dolor in reprehenderit in voluptate velit esse cillum dolore eu fugiat nulla pariatur."
+)
+
+
+def example_pages(count: int = 16, offset: int = 0) -> list[WarcPage]:
+    """A crawl-like mix: articles, exact copies on a mirror, near copies, a placeholder page, Latin filler,
+    and non-HTML payloads (a PDF and an image)."""
+    pages = article_pages(count, offset=offset)
+    for original in pages[:3]:  # the same article on a mirror site
+        pages.append(WarcPage(original.url.replace("example.org", "mirror.example.net"), original.body))
+    for original in pages[3:5]:  # a copy with a different headline and one changed word
+        body = original.body.decode("utf-8").replace("Article", "Story", 1).replace(" the ", " that ", 1)
+        pages.append(WarcPage(original.url.replace("/articles/", "/stories/"), body.encode("utf-8")))
+    pages += [
+        WarcPage(f"https://example.org/moved/{offset}", html_page("Moved", ["This page has moved."]).encode()),
+        WarcPage(f"https://example.org/lorem/{offset}", html_page("Lorem", [LOREM, LOREM]).encode()),
+        WarcPage(f"https://example.org/report-{offset}.pdf", b"%PDF-1.4\n%binary", content_type="application/pdf"),
+        WarcPage(f"https://example.org/logo-{offset}.png", b"\x89PNG\r\n\x1a\n", content_type="image/png"),
+    ]
+    return pages
+
+
+def write_example_warcs(folder: str, files: int = 2, pages_per_file: int = 16) -> list[str]:
+    """The WARC files of `examples/common_crawl.yaml` (see `example_pages`); returns their paths."""
+    paths = []
+    for n in range(files):
+        path = os.path.join(folder, f"example-crawl-{n:05d}.warc.gz")
+        write_warc(path, example_pages(pages_per_file, offset=n * pages_per_file))
+        paths.append(path)
+    return paths

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import sys
 import time
 import zlib
 
 import pyarrow as pa
 import pytest
+from ray import cloudpickle
 
 from raycurator.backends.local import LocalExecutor
 from raycurator.pipeline import Pipeline
@@ -16,6 +18,8 @@ from raycurator.stages.text.download.common_crawl.warc_iterator import CommonCra
 from raycurator.stages.text.download.html_extractors import HTMLExtractorAlgorithm
 from raycurator.stages.text.download.testing import WarcPage, article_pages, write_warc
 from raycurator.tasks.utils import TaskPerfUtils
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 def _members(path) -> list[bytes]:
@@ -160,3 +164,21 @@ def test_injected_endless_extractor_is_bounded(tmp_path):
     metrics = TaskPerfUtils.collect_stage_metrics(results)
     custom = {k: float(v.sum()) for m in metrics.values() for k, v in m.items() if k.startswith("custom.")}
     assert custom == {"custom.records": 1.0, "custom.skipped.timeout": 1.0}
+
+
+@pytest.mark.usefixtures("shared_ray")
+def test_time_limit_and_skip_counts_hold_in_ray_actors(warc, tmp_path):
+    from raycurator.backends.ray_actor_pool import RayActorPoolExecutor
+
+    body = b"<html><body><p>This page is a trap for the extractor.</p></body></html>"
+    path = tmp_path / "trap.warc.gz"
+    write_warc(str(path), [*article_pages(2), WarcPage("https://example.org/trap", body)])
+    members = _members(warc)
+    cut = tmp_path / "cut.warc.gz"
+    cut.write_bytes(b"".join(members[:8]) + members[8][:40])  # pages 0-2, then a truncated response
+    reader = WarcReader(file_paths=[str(path), str(cut)], html_extraction=NeverEndingExtractor(), record_timeout_s=0.5)
+    executor = RayActorPoolExecutor(config={"log_dir": str(tmp_path / "runs")}, show_progress=False)
+    results = executor.execute(reader.decompose())
+    metrics = TaskPerfUtils.collect_stage_metrics(results)
+    custom = {k: float(v.sum()) for m in metrics.values() for k, v in m.items() if k.startswith("custom.")}
+    assert custom == {"custom.records": 5.0, "custom.skipped.timeout": 1.0, "custom.skipped.corrupt_record": 1.0}

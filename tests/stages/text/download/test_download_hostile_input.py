@@ -182,3 +182,17 @@ def test_time_limit_and_skip_counts_hold_in_ray_actors(warc, tmp_path):
     metrics = TaskPerfUtils.collect_stage_metrics(results)
     custom = {k: float(v.sum()) for m in metrics.values() for k, v in m.items() if k.startswith("custom.")}
     assert custom == {"custom.records": 5.0, "custom.skipped.timeout": 1.0, "custom.skipped.corrupt_record": 1.0}
+
+
+def test_gzip_magic_bytes_by_chance_are_not_records(warc, tmp_path):
+    """The gzip magic met inside other bytes is not taken for a lost record; a member cut after its header is."""
+    members = _members(warc)
+    noisy = tmp_path / "noisy.warc.gz"
+    noisy.write_bytes(b"".join(members) + b"\x1f\x8b\x08\xff" + bytes(range(200)))
+    iterator = CommonCrawlWarcIterator()
+    assert len(list(iterator.iterate(str(noisy)))) == 5
+    assert iterator.consume_skips() == {}
+    cut = tmp_path / "cut-early.warc.gz"
+    cut.write_bytes(b"".join(members[:-1]) + members[-1][:30])
+    assert len(list(iterator.iterate(str(cut)))) == 4
+    assert iterator.consume_skips() == {"corrupt_record": 1}

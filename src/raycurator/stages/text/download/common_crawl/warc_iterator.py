@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,9 +50,11 @@ class CommonCrawlWarcIterator(DocumentIterator):
         with fsspec.open(str(file_path), "rb", **self.storage_options) as handle:
             magic = _GZIP_MAGIC if handle.read(2) == _GZIP_MAGIC[:2] else _WARC_MAGIC
             position: int | None = 0
+            counted_at: int | None = None  # a boundary whose unreadable record is already counted
             while position is not None:
                 handle.seek(position)
                 last_start: int | None = None
+                failed = False
                 try:
                     for record in ArchiveIterator(handle, parse_http=False):
                         last_start = record.stream_pos
@@ -59,16 +62,22 @@ class CommonCrawlWarcIterator(DocumentIterator):
                         if row is not None:
                             yield row
                 except OSError as error:
+                    failed = True
                     logger.warning(
                         "%s: unreadable WARC data after offset %s: %s", file_path, last_start or position, error
                     )
                 if last_start is None:
-                    # nothing readable from `position`: that record is lost, try the next boundary
-                    if _has_data(handle, position):
+                    # nothing readable from `position`: count that record unless it is already
+                    # counted, or the boundary was a false match inside a record read before
+                    unseen = position != counted_at and _has_data(handle, position)
+                    if unseen and (failed or _starts_record(handle, position, magic)):
                         self._count_skip(SkipReason.CORRUPT_RECORD)
                     position = _find(handle, magic, position + 1)
                 else:
                     position = _find(handle, magic, last_start + 1)
+                    if failed:  # the record after `last_start` (or its own data) is unreadable
+                        self._count_skip(SkipReason.CORRUPT_RECORD)
+                        counted_at = position
 
     def _read_record(self, record: Any, source_id: str) -> dict[str, Any] | None:
         if record.record_type != WarcRecordType.response:
@@ -101,6 +110,25 @@ class CommonCrawlWarcIterator(DocumentIterator):
 def _has_data(handle: Any, position: int) -> bool:
     handle.seek(position)
     return bool(handle.read(1))
+
+
+def _starts_record(handle: Any, offset: int, marker: bytes) -> bool:
+    """Whether a record starts at `offset`: a valid gzip header whose data begins with (or, cut
+    short, could begin with) `WARC/`, or a `WARC/1.` line; not the same bytes met by chance
+    inside compressed data or a page's text."""
+    handle.seek(max(0, offset - 1))
+    head = handle.read(4097 if offset else 4096)
+    if offset:
+        previous, head = head[:1], head[1:]
+    if marker == _WARC_MAGIC:
+        return offset == 0 or previous == b"\n"
+    if len(head) < 10 or head[3] & 0xE0 or head[8] not in (0, 2, 4) or (head[9] > 13 and head[9] != 255):
+        return False  # reserved flag bits, extra-flags and OS bytes of a real gzip header
+    try:
+        out = zlib.decompressobj(31).decompress(head, 16)[:5]  # a cut member may yield only a few bytes
+    except zlib.error:
+        return False
+    return b"WARC/".startswith(out)
 
 
 def _find(handle: Any, marker: bytes, start: int) -> int | None:

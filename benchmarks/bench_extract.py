@@ -9,6 +9,10 @@ and MB/s (of WARC files, compressed) for both and the ratio
     executor docs/s / (loop docs/s * cpus)      (target >= 0.8 on 2 CPUs)
 
 The loop * cpus is the floor: what perfect parallelism of the bare libraries would give.
+Also printed: `start s`, the seconds from the run's start to the first extraction call (actor
+start-up: a fresh Python worker importing the libraries), and `busy ratio`, the loop's seconds
+over the extraction stage's busy seconds in its actors (the per-record cost of the stage
+against the bare loop, start-up excluded; 1.0 = no overhead).
 Ray's start-up is not counted; the executor's actor start-up is. The pages are the test
 pages of `raycurator.stages.text.download.testing` (real prose inside real page furniture)
 with a 20 kB inline script each, about the size of a typical crawled page.
@@ -116,14 +120,17 @@ def plain_loop(paths: list[str], algorithm: str) -> tuple[int, float]:
     return docs, time.perf_counter() - started
 
 
-def executor_run(paths: list[str], algorithm: str) -> tuple[int, float]:
-    """(documents, seconds) through `RayActorPoolExecutor` (one partition per file)."""
+def executor_run(paths: list[str], algorithm: str) -> tuple[int, float, float, float]:
+    """(documents, wall seconds, seconds until the first extraction started, extraction busy seconds)
+    through `RayActorPoolExecutor` (one partition per file)."""
     reader = WarcReader(file_paths=paths, files_per_partition=1, html_extraction=algorithm)
     executor = RayActorPoolExecutor(config={"log_dir": tempfile.mkdtemp(prefix="bench_extract_")}, show_progress=False)
-    started = time.perf_counter()
+    started_at, started = time.time(), time.perf_counter()
     results = executor.execute(reader.decompose())
     elapsed = time.perf_counter() - started
-    return sum(task.num_items for task in results), elapsed
+    stage = next(s for s in executor.last_report.stages if s.stage_name.startswith("iterate_extract"))
+    startup = (stage.first_start - started_at) if stage.first_start else float("nan")
+    return sum(task.num_items for task in results), elapsed, startup, stage.busy_s
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,17 +147,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(paths)} WARC files, {records} HTML records, {megabytes:.1f} MB (gzip); {args.cpus} CPUs")
         ray.init(address="local", num_cpus=args.cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
         try:
-            header = ("algorithm", "loop rec/s", "loop MB/s", "pool rec/s", "pool MB/s", "ratio")
-            print(f"{header[0]:<12} {header[1]:>10} {header[2]:>9} {header[3]:>10} {header[4]:>9} {header[5]:>6}")
+            header = ("algorithm", "loop rec/s", "loop MB/s", "pool rec/s", "pool MB/s", "ratio", "start s")
+            header += ("busy ratio",)
+            print(
+                f"{header[0]:<12} {header[1]:>10} {header[2]:>9} {header[3]:>10} {header[4]:>9} {header[5]:>6} "
+                f"{header[6]:>7} {header[7]:>10}"
+            )
             for algorithm in args.algorithms.split(","):
                 loop_docs, loop_s = plain_loop(paths, algorithm)
-                pool_docs, pool_s = executor_run(paths, algorithm)
+                pool_docs, pool_s, startup, busy_s = executor_run(paths, algorithm)
                 if pool_docs != loop_docs:
                     print(f"  note: {algorithm}: executor kept {pool_docs} documents, the loop {loop_docs}")
                 ratio = (records / pool_s) / (records / loop_s * args.cpus)
                 print(
                     f"{algorithm:<12} {records / loop_s:>10.1f} {megabytes / loop_s:>9.2f} "
-                    f"{records / pool_s:>10.1f} {megabytes / pool_s:>9.2f} {ratio:>6.2f}"
+                    f"{records / pool_s:>10.1f} {megabytes / pool_s:>9.2f} {ratio:>6.2f} {startup:>7.1f} "
+                    f"{loop_s / busy_s:>10.2f}"
                 )
         finally:
             ray.shutdown()

@@ -71,3 +71,23 @@ def test_limits_and_filename_column(crawl_server, tmp_path):
     assert len(rows) == 2
     assert all(row["warc_file"].endswith(".warc.gz") for row in rows)
     assert len(os.listdir(tmp_path / "downloads")) == 2
+
+
+def test_news_and_main_snapshot_urls(crawl_server):
+    from raycurator.stages.text.download.common_crawl import MainCommonCrawlUrlGenerator, NewsCommonCrawlUrlGenerator
+
+    news = NewsCommonCrawlUrlGenerator("2023-11", "2024-02", data_prefix="http://mirror.test")
+    assert news.generate_path_urls() == [
+        f"http://mirror.test/crawl-data/CC-NEWS/{month}/warc.paths.gz"
+        for month in ("2024/02", "2024/01", "2023/12", "2023/11")
+    ]
+    with pytest.raises(ValueError, match="YYYY-MM"):
+        NewsCommonCrawlUrlGenerator("2023-13", "2024-02")
+    with pytest.raises(ValueError, match="after end snapshot"):
+        MainCommonCrawlUrlGenerator("2024-10", "2023-10")
+    write_crawl(crawl_server.root, snapshot="2024-10", files=2, pages_per_file=1)
+    prefixes = {"data_prefix": crawl_server.url, "index_prefix": crawl_server.url}
+    main = MainCommonCrawlUrlGenerator("2024-01", "2024-20", **prefixes)
+    assert main.generate_path_urls() == [f"{crawl_server.url}/crawl-data/CC-MAIN-2024-10/warc.paths.gz"]
+    assert len(main.generate_urls()) == 2
+    assert MainCommonCrawlUrlGenerator("2024-11", "2024-20", index_prefix=crawl_server.url).generate_path_urls() == []

@@ -131,10 +131,11 @@ class FsspecDownloader(DocumentDownloader):
     def _filesystem(self, url: str) -> tuple[fsspec.AbstractFileSystem, str]:
         options = dict(self.storage_options)
         if urlparse(url).scheme in ("http", "https"):
-            options.setdefault("client_kwargs", {}).setdefault("trust_env", False)
             import aiohttp
 
-            options["client_kwargs"].setdefault("timeout", aiohttp.ClientTimeout(total=self.timeout_s))
+            client_kwargs = dict(options.get("client_kwargs") or {})
+            client_kwargs.setdefault("timeout", aiohttp.ClientTimeout(total=self.timeout_s))
+            options["client_kwargs"] = client_kwargs
         return fsspec.core.url_to_fs(url, **options)
 
     def _download_to_path(self, url: str, path: str) -> tuple[bool, str | None]:

@@ -39,7 +39,7 @@ class WarcReader(CompositeStage[Task, DocumentBatch]):
     ) -> None:
         self.file_paths = file_paths
         self.files_per_partition = files_per_partition
-        self.file_extensions = list(file_extensions) if file_extensions else [".warc", ".warc.gz", ".arc.gz"]
+        self.file_extensions = list(file_extensions) if file_extensions else [".warc", ".warc.gz"]
         self.storage_options = dict(storage_options or {})
         self.limit = limit
         self.iterate_extract = DocumentIterateExtractStage(

@@ -32,6 +32,11 @@ STAGE_MODULES = ("raycurator.stages.deduplication.inline",)
 HELPER_BASES = (
     "raycurator.stages.text.filters.doc_filter.DocumentFilter",
     "raycurator.stages.text.modifiers.doc_modifier.DocumentModifier",
+    "raycurator.stages.text.download.html_extractors.base.HTMLExtractorAlgorithm",
+    "raycurator.stages.text.download.base.url_generation.URLGenerator",
+    "raycurator.stages.text.download.base.download.DocumentDownloader",
+    "raycurator.stages.text.download.base.iterator.DocumentIterator",
+    "raycurator.stages.text.download.base.extract.DocumentExtractor",
 )
 EXTRA_HELPERS: tuple[type, ...] = (Resources, ExclusionWriter)
 

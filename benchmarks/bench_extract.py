@@ -1,0 +1,173 @@
+"""WARC → text: documents per second through the actor-pool executor vs a plain Python loop.
+
+For each algorithm (jusText, Resiliparse, Trafilatura) this runs `WarcReader` (FastWARC
+iteration, charset decoding, CLD2 language detection, the algorithm with the page language's
+stop list) on the same WARC files through `RayActorPoolExecutor` on `--cpus` CPUs, and the
+same libraries called in a plain single-process loop over the same records. It prints records/s
+and MB/s (of WARC files, compressed) for both and the ratio
+
+    executor docs/s / (loop docs/s * cpus)      (target >= 0.8 on 2 CPUs)
+
+The loop * cpus is the floor: what perfect parallelism of the bare libraries would give.
+Also printed: `start s`, the seconds from the run's start to the first extraction call (actor
+start-up: a fresh Python worker importing the libraries), and `busy ratio`, the loop's seconds
+over the extraction stage's busy seconds in its actors (the per-record cost of the stage
+against the bare loop, start-up excluded; 1.0 = no overhead).
+Ray's start-up is not counted; the executor's actor start-up is. The pages are the test
+pages of `raycurator.stages.text.download.testing` (real prose inside real page furniture)
+with a 20 kB inline script each, about the size of a typical crawled page.
+
+    .venv/bin/python benchmarks/bench_extract.py [--files 8] [--pages 150] [--algorithms justext,resiliparse]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import justext
+import lxml.sax
+import pycld2
+import ray
+from fastwarc.warc import ArchiveIterator, WarcRecordType
+from resiliparse.extract.html2text import extract_plain_text
+from trafilatura import extract as trafilatura_extract
+
+from raycurator.backends.ray_actor_pool import RayActorPoolExecutor
+from raycurator.stages.text.download import WarcReader
+from raycurator.stages.text.download.html_extractors import TrafilaturaExtractor
+from raycurator.stages.text.download.html_extractors.utils import get_stop_list_dict
+from raycurator.stages.text.download.testing import WarcPage, html_page, prose_paragraphs, write_warc
+from raycurator.stages.text.download.utils import decode_html
+
+ALGORITHMS = ("justext", "resiliparse", "trafilatura")
+_SCRIPT = "<script>" + "var tracking = {'id': 12345, 'events': ['load', 'scroll', 'click']};\n" * 300 + "</script>"
+
+
+def write_corpus(folder: Path, files: int, pages: int) -> list[str]:
+    prose = prose_paragraphs()
+    paths = []
+    for f in range(files):
+        records = []
+        for p in range(pages):
+            n = f * pages + p
+            chosen = [prose[(n * 3 + j) % len(prose)] for j in range(3 + n % 5)]
+            body = html_page(f"Article {n}", chosen).replace("</head>", _SCRIPT + "</head>")
+            records.append(WarcPage(f"https://example.org/{n}", body.encode("utf-8")))
+        path = folder / f"bench-{f:05d}.warc.gz"
+        write_warc(str(path), records)
+        paths.append(str(path))
+    return paths
+
+
+def _dense(paragraphs: list[str], stop_words: frozenset[str], density: float = 0.32) -> list[str]:
+    kept = []
+    for paragraph in paragraphs:
+        words = paragraph.split()
+        if words and sum(w in stop_words for w in words) / len(words) >= density:
+            kept.append(paragraph)
+    return kept
+
+
+def _justext(html: str, stop_words: frozenset[str]) -> list[str]:
+    dom = justext.core.preprocessor(justext.core.html_to_dom(html))
+    maker = justext.core.ParagraphMaker()
+    lxml.sax.saxify(dom, maker)
+    paragraphs = maker.paragraphs
+    justext.core.classify_paragraphs(paragraphs, stop_words, 70, 200, 0.30, 0.32, 0.2, False)
+    for paragraph in paragraphs:
+        paragraph.class_type = paragraph.cf_class
+    justext.core.revise_paragraph_classification(paragraphs, 200)
+    return [p.text for p in paragraphs if not p.is_boilerplate]
+
+
+def _resiliparse(html: str, stop_words: frozenset[str]) -> list[str]:
+    text = extract_plain_text(html, main_content=True, alt_texts=False)
+    return _dense([line for line in text.split("\n") if line], stop_words)
+
+
+_TRAFILATURA_CONFIG = TrafilaturaExtractor()._trafilatura_config()
+
+
+def _trafilatura(html: str, stop_words: frozenset[str]) -> list[str]:
+    text = trafilatura_extract(html, config=_TRAFILATURA_CONFIG, deduplicate=True)
+    return _dense([line for line in (text or "").split("\n") if line], stop_words)
+
+
+PLAIN = {"justext": _justext, "resiliparse": _resiliparse, "trafilatura": _trafilatura}
+
+
+def plain_loop(paths: list[str], algorithm: str) -> tuple[int, float]:
+    """(documents, seconds): FastWARC + decode + CLD2 + the library, one process, no framework."""
+    stop_lists = get_stop_list_dict()
+    run = PLAIN[algorithm]
+    docs = 0
+    started = time.perf_counter()
+    for path in paths:
+        with open(path, "rb") as handle:
+            for record in ArchiveIterator(handle, record_types=WarcRecordType.response, parse_http=True):
+                if not (record.http_content_type or "").startswith("text/html"):
+                    continue
+                html = decode_html(record.reader.read())
+                if html is None:
+                    continue
+                language = pycld2.detect(html)[2][0][0].upper()
+                if language in stop_lists and run(html, stop_lists[language]):
+                    docs += 1
+    return docs, time.perf_counter() - started
+
+
+def executor_run(paths: list[str], algorithm: str) -> tuple[int, float, float, float]:
+    """(documents, wall seconds, seconds until the first extraction started, extraction busy seconds)
+    through `RayActorPoolExecutor` (one partition per file)."""
+    reader = WarcReader(file_paths=paths, files_per_partition=1, html_extraction=algorithm)
+    executor = RayActorPoolExecutor(config={"log_dir": tempfile.mkdtemp(prefix="bench_extract_")}, show_progress=False)
+    started_at, started = time.time(), time.perf_counter()
+    results = executor.execute(reader.decompose())
+    elapsed = time.perf_counter() - started
+    stage = next(s for s in executor.last_report.stages if s.stage_name.startswith("iterate_extract"))
+    startup = (stage.first_start - started_at) if stage.first_start else float("nan")
+    return sum(task.num_items for task in results), elapsed, startup, stage.busy_s
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=8)
+    parser.add_argument("--pages", type=int, default=150, help="pages per WARC file")
+    parser.add_argument("--cpus", type=int, default=2)
+    parser.add_argument("--algorithms", default=",".join(ALGORITHMS))
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench_extract_") as workdir:
+        paths = write_corpus(Path(workdir), args.files, args.pages)
+        megabytes = sum(os.path.getsize(p) for p in paths) / 1e6
+        records = args.files * args.pages
+        print(f"{len(paths)} WARC files, {records} HTML records, {megabytes:.1f} MB (gzip); {args.cpus} CPUs")
+        ray.init(address="local", num_cpus=args.cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
+        try:
+            header = ("algorithm", "loop rec/s", "loop MB/s", "pool rec/s", "pool MB/s", "ratio", "start s")
+            header += ("busy ratio",)
+            print(
+                f"{header[0]:<12} {header[1]:>10} {header[2]:>9} {header[3]:>10} {header[4]:>9} {header[5]:>6} "
+                f"{header[6]:>7} {header[7]:>10}"
+            )
+            for algorithm in args.algorithms.split(","):
+                loop_docs, loop_s = plain_loop(paths, algorithm)
+                pool_docs, pool_s, startup, busy_s = executor_run(paths, algorithm)
+                if pool_docs != loop_docs:
+                    print(f"  note: {algorithm}: executor kept {pool_docs} documents, the loop {loop_docs}")
+                ratio = (records / pool_s) / (records / loop_s * args.cpus)
+                print(
+                    f"{algorithm:<12} {records / loop_s:>10.1f} {megabytes / loop_s:>9.2f} "
+                    f"{records / pool_s:>10.1f} {megabytes / pool_s:>9.2f} {ratio:>6.2f} {startup:>7.1f} "
+                    f"{loop_s / busy_s:>10.2f}"
+                )
+        finally:
+            ray.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -20,6 +20,7 @@ from raycurator.cli.build import EXECUTOR_TYPES, BuiltPipeline, CliOverrides, bu
 from raycurator.cli.config import ConfigError, load_config
 from raycurator.cli.report import find_run_dir, load_report, print_report
 from raycurator.cli.runner import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, console, execute_built, fail, setup_logging
+from raycurator.cli.train_quality import train_quality
 from raycurator.stages.base import CompositeStage
 
 app = typer.Typer(
@@ -295,6 +296,9 @@ def report(
 
         write_report_html(directory, data)
     print_report(data, console(), directory)
+
+
+app.command("train-quality")(train_quality)
 
 
 if __name__ == "__main__":

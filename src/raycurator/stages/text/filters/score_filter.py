@@ -76,6 +76,14 @@ def _column_values(table: pa.Table, field: str) -> np.ndarray:
     return _as_array(column.to_pylist())
 
 
+def load_models(objects: list[Any]) -> None:
+    """Loads the model of every filter that has one (`load_model`), once per worker."""
+    for obj in objects:
+        load = getattr(obj, "load_model", None)
+        if callable(load):
+            load()
+
+
 def _check_pairs(stage: str, objects: list[Any], fields: list[Any], what: str) -> None:
     if not objects:
         raise ValueError(f"{stage}: needs at least one filter or function")
@@ -103,6 +111,10 @@ class Score(ProcessingStage[DocumentBatch, DocumentBatch]):
 
     def outputs(self) -> tuple[list[str], list[str]]:
         return ["data"], [self.text_field, *self.score_fields]
+
+    def setup(self, worker_metadata: Any = None) -> None:
+        """Loads the scorers' models (fastText, ...) once in this worker."""
+        load_models(self.score_fns)
 
     def process(self, task: DocumentBatch) -> DocumentBatch:
         table = require_document_batch(self.name, task).to_pyarrow()
@@ -175,6 +187,10 @@ class ScoreFilter(ProcessingStage[DocumentBatch, DocumentBatch]):
 
     def outputs(self) -> tuple[list[str], list[str]]:
         return ["data"], [self.text_field, *(f for f in self.score_fields if f)]
+
+    def setup(self, worker_metadata: Any = None) -> None:
+        """Loads the filters' models (fastText, ...) once in this worker."""
+        load_models(self.filter_objs)
 
     def process(self, task: DocumentBatch) -> DocumentBatch:
         table = require_document_batch(self.name, task).to_pyarrow()

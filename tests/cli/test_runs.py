@@ -101,7 +101,7 @@ def test_full_curation_example_locally(cli, corpus_dir, tmp_path):
         "--set",
         f"stages.0.params.file_paths={corpus_dir}",
         "--set",
-        f"stages.8.params.path={out}",
+        f"stages.11.params.path={out}",
     )
     assert result.returncode == 0, str(result)
     assert "(the local executor writes no run report files)" in result.stdout

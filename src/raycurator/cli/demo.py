@@ -24,11 +24,15 @@ from rich.text import Text
 from raycurator.cli.build import CliOverrides, build
 from raycurator.cli.config import ConfigError, load_config_text
 from raycurator.cli.corpus import KINDS, generate_corpus
+from raycurator.cli.quality_demo import train_demo_quality_model
 from raycurator.cli.report import removed_text
 from raycurator.cli.runner import EXIT_OK, console, execute_built
 
 MARKER = ".raycurator-demo"
 CORPUS_DIR, OUTPUT_DIR, RUNS_DIR = "corpus", "curated", "runs"
+QUALITY_DIR, QUALITY_MODEL = "quality_training", "quality_model.bin"
+#: The quality model `examples/full_curation.yaml` uses (the demo trains its own, the same way).
+EXAMPLE_QUALITY_MODEL = "examples/models/demo_quality.bin"
 
 
 class DemoError(Exception):
@@ -44,11 +48,12 @@ DEMO_UNICODE_FIXES = {
 }
 
 
-def demo_pipeline_config(corpus: str, output: str) -> dict[str, Any]:
-    """The default curation pipeline as YAML data (read -> clean -> filter -> dedup -> write)."""
+def demo_pipeline_config(corpus: str, output: str, quality_model: str = EXAMPLE_QUALITY_MODEL) -> dict[str, Any]:
+    """The default curation pipeline as YAML data (read -> clean -> language/quality -> filter -> dedup -> write)."""
     return {
         "name": "demo_curation",
-        "description": "Unicode clean-up, Gopher/C4 heuristic filters, exact and fuzzy deduplication.",
+        "description": "Unicode clean-up, language ID, fastText quality classifier, Gopher/C4 heuristic filters, "
+        "exact and fuzzy deduplication.",
         "executor": {"type": "ray_actor_pool", "config": {"mode": "streaming"}},
         "stages": [
             {"JsonlReader": {"file_paths": corpus, "files_per_partition": 2}},
@@ -56,6 +61,27 @@ def demo_pipeline_config(corpus: str, output: str) -> dict[str, Any]:
                 "stage": "Modify",
                 "name": "clean_unicode",
                 "params": {"modifier": [{"UnicodeReformatter": DEMO_UNICODE_FIXES}]},
+            },
+            {
+                "stage": "ScoreFilter",
+                "name": "filter_language",
+                "params": {
+                    "filter_obj": [{"FastTextLangId": {"min_langid_score": 0.3, "lang": "en"}}],
+                    "score_field": "language",
+                },
+            },
+            {
+                "stage": "Modify",
+                "name": "language_code",
+                "params": {"modifier": [{"LangIdLanguageModifier": {}}], "text_field": "language"},
+            },
+            {
+                "stage": "ScoreFilter",
+                "name": "filter_quality",
+                "params": {
+                    "filter_obj": [{"FastTextQualityFilter": {"model_path": quality_model, "label": "__label__hq"}}],
+                    "score_field": "quality",
+                },
             },
             {
                 "stage": "ScoreFilter",
@@ -126,7 +152,7 @@ def prepare_output(folder: Path) -> None:
         )
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MARKER).write_text("written by `raycurator demo`; its corpus/ and curated/ are replaced on rerun\n")
-    for name in (CORPUS_DIR, OUTPUT_DIR):
+    for name in (CORPUS_DIR, OUTPUT_DIR, QUALITY_DIR):
         if (folder / name).exists():
             shutil.rmtree(folder / name)
 
@@ -178,7 +204,20 @@ def run_demo(
         highlight=False,
         soft_wrap=True,
     )
-    config_data = demo_pipeline_config(str(folder / CORPUS_DIR), str(folder / OUTPUT_DIR))
+    quality = train_demo_quality_model(folder / QUALITY_DIR, folder / QUALITY_MODEL, seed=seed + 1)
+    scores = quality.scores
+    out.print(
+        f"Trained a fastText quality classifier on {sum(quality.train_counts.values()):,} labelled documents "
+        f"{quality.train_counts} in {quality.seconds:.1f} s"
+        + (f" (held out: precision {scores.precision:.3f}, recall {scores.recall:.3f})" if scores else "")
+        + f": {quality.model_path}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    config_data = demo_pipeline_config(
+        str(folder / CORPUS_DIR), str(folder / OUTPUT_DIR), quality_model=str(folder / QUALITY_MODEL)
+    )
     pipeline_file = folder / "pipeline.yaml"
     text = (
         "# The demo's curation pipeline; rerun it with: raycurator run "

@@ -20,6 +20,7 @@ from raycurator.cli.build import EXECUTOR_TYPES, BuiltPipeline, CliOverrides, bu
 from raycurator.cli.config import ConfigError, load_config
 from raycurator.cli.report import find_run_dir, load_report, print_report
 from raycurator.cli.runner import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, console, execute_built, fail, setup_logging
+from raycurator.cli.train_quality import train_quality
 from raycurator.stages.base import CompositeStage
 
 app = typer.Typer(
@@ -326,6 +327,9 @@ def report(
             f"cannot read the run report: {directory / 'report.json'} is damaged ({type(error).__name__}: {error})",
             EXIT_FAILED,
         ) from None
+
+
+app.command("train-quality")(train_quality)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,11 @@ LAZY_IMPORT_WHITELIST: set[tuple[str, str]] = {
     (f"{PACKAGE}.pipeline.pipeline", "default_executor"),
     # the dedup workflows run on the local executor when given none
     (f"{PACKAGE}.stages.deduplication.workflow_utils", "default_executor"),
+    # NeMo Curator's module paths of the semantic dedup workflows are under `stages`; the
+    # workflows run pipelines, so they live in the pipeline layer and these module-level
+    # `__getattr__`s load them on first use (nothing in `stages` imports them at import time)
+    (f"{PACKAGE}.stages.deduplication.semantic", "__getattr__"),
+    (f"{PACKAGE}.stages.text.deduplication.semantic", "__getattr__"),
 }
 
 

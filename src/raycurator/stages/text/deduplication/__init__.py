@@ -1,0 +1,1 @@
+"""Deduplication of text documents (NeMo Curator's `stages.text.deduplication` module path)."""

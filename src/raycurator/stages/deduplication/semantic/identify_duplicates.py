@@ -78,7 +78,10 @@ class IdentifyDuplicatesStage(ProcessingStage[FileGroupTask, FileGroupTask]):
         options["row_group_size"] = max(1, table.num_rows // int(self._num_row_groups_hint or 10))
         write_parquet_atomic(table, output, options)
         self._log_metric("num_removed", table.num_rows)
+        # one output for many clusters: keep each input's record of the stage before (its pairwise
+        # figures), so per-cluster metrics survive this fan-in
         stage_perf = list(tasks[0]._stage_perf)
+        stage_perf.extend(task._stage_perf[-1] for task in tasks[1:] if task._stage_perf)
         return [
             FileGroupTask(
                 task_id=f"duplicates_{digest}",

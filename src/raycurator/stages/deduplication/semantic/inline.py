@@ -85,6 +85,9 @@ class SemanticDuplicateFilter(ProcessingStage[DocumentBatch, DocumentBatch]):
     def inputs(self) -> tuple[list[str], list[str]]:
         return ["data"], [self.id_field, self.embedding_field]
 
+    def outputs(self) -> tuple[list[str], list[str]]:
+        return ["data"], [self.id_field] + ([self.embedding_field] if self.keep_embeddings else [])
+
     def ray_stage_spec(self) -> dict[str, Any]:
         return {RayStageSpecKeys.IS_BARRIER: True, RayStageSpecKeys.IS_ACTOR_STAGE: True}
 

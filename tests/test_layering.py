@@ -45,6 +45,11 @@ LAZY_IMPORT_WHITELIST: set[tuple[str, str]] = {
     # first attribute access only (module `__getattr__`), never when they load
     (f"{PACKAGE}.stages.text.deduplication", "__getattr__"),
     (f"{PACKAGE}.stages.text.deduplication.removal_workflow", "__getattr__"),
+    # NeMo Curator's module paths of the semantic dedup workflows are under `stages`; the
+    # workflows run pipelines, so they live in the pipeline layer and these module-level
+    # `__getattr__`s load them on first use (nothing in `stages` imports them at import time)
+    (f"{PACKAGE}.stages.deduplication.semantic", "__getattr__"),
+    (f"{PACKAGE}.stages.text.deduplication.semantic", "__getattr__"),
 }
 
 

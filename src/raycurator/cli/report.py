@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from raycurator.backends.report_html import run_totals, stage_rows
+from raycurator.cli.report_statistics import print_statistics
 
 
 def find_run_dir(path: str | Path) -> Path:
@@ -128,3 +129,4 @@ def print_report(report: dict[str, Any], console: Console, run_dir: Path | None 
         for name in ("report.json", "report.html"):
             if (run_dir / name).exists():
                 console.print(f"{name}: {run_dir / name}", highlight=False, markup=False, soft_wrap=True)
+    print_statistics(report, console)

@@ -137,6 +137,37 @@ def secret(rng: random.Random) -> tuple[str, str]:
     return value, value
 
 
+CITIES = ["Berlin", "Lisbon", "Nairobi", "Osaka", "Toronto", "Melbourne", "Krakow", "Lyon", "Chicago", "Lima"]
+NER_TEMPLATES = {
+    PiiEntity.PERSON: [
+        "Yesterday {} presented the quarterly results to the board.",
+        "The letter was signed by {} and sent on Monday.",
+        "According to {}, the bridge will reopen next spring.",
+    ],
+    PiiEntity.LOCATION: [
+        "The conference will take place in {} next September.",
+        "She moved to {} after finishing her degree.",
+        "Flights to {} were cancelled because of the storm.",
+    ],
+}
+
+
+def person(rng: random.Random) -> str:
+    return f"{rng.choice(FIRST).title()} {rng.choice(LAST).title()}"
+
+
+def ner_documents(count: int, seed: int = 0) -> list[Document]:
+    """`count` sentences with one seeded person or city each."""
+    rng = random.Random(seed)
+    documents = []
+    for index in range(count):
+        entity = (PiiEntity.PERSON, PiiEntity.LOCATION)[index % 2]
+        value = person(rng) if entity is PiiEntity.PERSON else rng.choice(CITIES)
+        prefix, suffix = rng.choice(NER_TEMPLATES[entity]).split("{}")
+        documents.append(Document(prefix + value + suffix, [(len(prefix), len(prefix) + len(value), entity)]))
+    return documents
+
+
 GENERATORS = {
     PiiEntity.EMAIL: email,
     PiiEntity.PHONE: phone,
@@ -246,6 +277,8 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(args.seed)
     documents = labelled_documents(args.docs, args.seed)
+    if args.ner:
+        documents += ner_documents(max(20, args.docs // 10), args.seed)
     hard = [text for _ in range(max(1, args.docs // 40)) for text in near_misses(rng)]
     redactor = PiiRedactor(salt="bench", use_ner=args.ner)
     started = time.perf_counter()

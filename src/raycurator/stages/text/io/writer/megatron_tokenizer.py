@@ -16,7 +16,6 @@ from raycurator.stages.text.io.writer._files import (
     atomic_write,
     claim,
     content_hash,
-    file_stem,
     join_inside,
 )
 from raycurator.stages.text.io.writer._indexed_dataset import encode_bin, encode_idx, token_dtype
@@ -55,7 +54,7 @@ class MegatronTokenizerWriter(BaseWriter):
         write_kwargs: dict[str, Any] | None = None,
         storage_options: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(path, "bin", write_kwargs, None, storage_options)
+        super().__init__(path=path, file_extension="bin", write_kwargs=write_kwargs, storage_options=storage_options)
         if self.write_kwargs:
             raise ValueError(f"MegatronTokenizerWriter: unsupported write_kwargs {sorted(self.write_kwargs)}")
         if not model_identifier:
@@ -86,7 +85,8 @@ class MegatronTokenizerWriter(BaseWriter):
         extensions = list(file_extension) if file_extension is not None else [".bin", ".idx"]
         if sorted(e.lstrip(".") for e in extensions) != ["bin", "idx"]:
             raise ValueError(f"MegatronTokenizerWriter: file_extension must be ['.bin', '.idx'], got {extensions!r}")
-        self.file_extension = [".bin", ".idx"]
+        # `file_extension` stays "bin" (BaseWriter names the .bin file); the .idx file shares its stem.
+        self.file_extensions = [".bin", ".idx"]
         self.model_identifier = model_identifier
         self.cache_dir = cache_dir
         self.text_field = text_field
@@ -119,10 +119,6 @@ class MegatronTokenizerWriter(BaseWriter):
         super().setup(worker_metadata)
         self._tokenizer = self._load()
 
-    def file_name(self, task: DocumentBatch) -> str:
-        """The `.bin` file name of `task` (the `.idx` file shares its stem)."""
-        return f"{file_stem(task.task_id)}.bin"
-
     def serialize(self, table: pa.Table) -> bytes:
         raise NotImplementedError("MegatronTokenizerWriter writes two files per task; see process()")
 
@@ -137,6 +133,29 @@ class MegatronTokenizerWriter(BaseWriter):
             for sequence in sequences:
                 sequence.append(tokenizer.eos_token_id)
         return sequences
+
+    def _write_file(self, fs: Any, root: str, name: str, data: bytes, rows: int, task_id: str, run_id: str) -> None:
+        """Write one output file: collision check and marker, then an atomic write.
+
+        When `BaseWriter` has its own per-file write (`_write_one`, which also records the file for
+        the output folder's manifest), that one is used, so both files follow the same rules as
+        the other writers' files.
+        """
+        base_write = getattr(super(), "_write_one", None)
+        if base_write is not None:
+            base_write(fs, root, name, data, rows, task_id, run_id)
+            return
+        owner = f"{task_id}\n{content_hash(data)}"
+        earlier = self._written.get((run_id, name), owner)
+        if earlier != owner:
+            raise OutputCollisionError(
+                f"stage '{self.name}': output file {name!r} under {self.path} was already written in this run "
+                f"by task {earlier.split(chr(10))[0]!r} with different content; task '{task_id}' would overwrite it"
+            )
+        if run_id:
+            claim(fs, root, run_id, name, owner)
+        atomic_write(fs, join_inside(root, name), data)
+        self._written[(run_id, name)] = owner
 
     def process(self, task: DocumentBatch) -> FileGroupTask:
         table = require_document_batch(self.name, task).to_pyarrow()
@@ -155,26 +174,14 @@ class MegatronTokenizerWriter(BaseWriter):
         payloads = {".bin": encode_bin(sequences, dtype), ".idx": encode_idx(lengths, dtype)}
 
         fs, root = url_to_fs(self.path, self.storage_options)
-        stem = file_stem(task.task_id)
+        stem = self.file_name(task)[: -len(".bin")]
         run_id = str(task._metadata.get(RUN_ID_KEY) or "")
-        owner = f"{task.task_id}\n{content_hash(payloads['.bin'] + payloads['.idx'])}"
-        for extension in self.file_extension:
-            name = stem + extension
-            earlier = self._written.get((run_id, name), owner)
-            if earlier != owner:
-                raise OutputCollisionError(
-                    f"stage '{self.name}': output file {name!r} under {self.path} was already written in this run "
-                    f"by task {earlier.split(chr(10))[0]!r}; task '{task.task_id}' would overwrite it"
-                )
-            if run_id:
-                claim(fs, root, run_id, name, owner)
         written: list[str] = []
         # .bin first, .idx last: a reader that finds the .idx finds a complete .bin beside it.
-        for extension in self.file_extension:
+        for extension in self.file_extensions:
             name = stem + extension
+            self._write_file(fs, root, name, payloads[extension], len(lengths), task.task_id, run_id)
             target = join_inside(root, name)
-            atomic_write(fs, target, payloads[extension])
-            self._written[(run_id, name)] = owner
             written.append(target if is_local(fs) else fs.unstrip_protocol(target))
         tokens = sum(lengths)
         self._log_metrics(

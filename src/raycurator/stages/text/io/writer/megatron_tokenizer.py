@@ -180,7 +180,8 @@ class MegatronTokenizerWriter(BaseWriter):
         # .bin first, .idx last: a reader that finds the .idx finds a complete .bin beside it.
         for extension in self.file_extensions:
             name = stem + extension
-            self._write_file(fs, root, name, payloads[extension], len(lengths), task.task_id, run_id)
+            rows = len(lengths) if extension == ".bin" else 0  # the documents are counted once, on the .bin
+            self._write_file(fs, root, name, payloads[extension], rows, task.task_id, run_id)
             target = join_inside(root, name)
             written.append(target if is_local(fs) else fs.unstrip_protocol(target))
         tokens = sum(lengths)

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from raycurator.backends.report_html import run_totals, stage_rows
+from raycurator.cli.report_statistics import print_statistics
 
 # C0 controls but tab and newline, DEL, C1 controls: what a terminal may act on (ESC]0; ESC[2J ...)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -177,3 +178,4 @@ def print_report(report: dict[str, Any], console: Console, run_dir: Path | None 
         for name in ("report.json", "report.html"):
             if (run_dir / name).exists():
                 console.print(f"{name}: {run_dir / name}", highlight=False, markup=False, soft_wrap=True)
+    print_statistics(report, console)

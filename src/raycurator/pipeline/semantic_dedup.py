@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
 from raycurator.backends.base import BaseExecutor
 from raycurator.pipeline.pipeline import Pipeline
+from raycurator.pipeline.workflow import WorkflowBase, WorkflowRunResult
 from raycurator.stages.deduplication.semantic.identify_duplicates import IdentifyDuplicatesStage
 from raycurator.stages.deduplication.semantic.kmeans import (
     KMeansEmbeddingOutputDtype,
@@ -46,33 +46,11 @@ from raycurator.stages.deduplication.semantic.summary import (
 from raycurator.stages.deduplication.workflow_utils import check_filetype, join_path
 from raycurator.stages.resources import Resources
 from raycurator.stages.text.io._fs import url_to_fs
-from raycurator.tasks import Task
 
 logger = logging.getLogger(__name__)
 
 #: Below this many clusters a large dataset's clusters may not fit in memory.
 MIN_RECOMMENDED_N_CLUSTERS = 1000
-
-
-@dataclass
-class WorkflowRunResult:
-    """The output tasks of each pipeline a workflow ran, and facts about the run (timings, counts)."""
-
-    workflow_name: str
-    pipeline_tasks: dict[str, list[Task]] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    def add_pipeline_tasks(self, pipeline_name: str, tasks: list[Task]) -> None:
-        self.pipeline_tasks[pipeline_name] = list(tasks)
-
-    def add_metadata(self, key: str, value: Any) -> None:
-        self.metadata[key] = value
-
-    def extend_metadata(self, values: dict[str, Any]) -> None:
-        self.metadata.update(values)
-
-    def get_metadata(self, key: str) -> Any:
-        return self.metadata.get(key)
 
 
 def clear_directory(path: str, storage_options: dict[str, Any] | None = None) -> None:
@@ -83,7 +61,7 @@ def clear_directory(path: str, storage_options: dict[str, Any] | None = None) ->
     fs.makedirs(local, exist_ok=True)
 
 
-class SemanticDeduplicationWorkflow:
+class SemanticDeduplicationWorkflow(WorkflowBase):
     """Semantic deduplication of documents whose embeddings are already on disk.
 
     Args (NeMo Curator's): input_path (embedding files), output_path, n_clusters, cache_path

@@ -23,7 +23,8 @@ from typing import Any, Literal
 
 from raycurator.backends.base import BaseExecutor
 from raycurator.pipeline.pipeline import Pipeline
-from raycurator.pipeline.semantic_dedup import SemanticDeduplicationWorkflow, WorkflowRunResult, clear_directory
+from raycurator.pipeline.semantic_dedup import SemanticDeduplicationWorkflow, clear_directory
+from raycurator.pipeline.workflow import WorkflowBase, WorkflowRunResult
 from raycurator.stages.base import ProcessingStage
 from raycurator.stages.deduplication.common import CURATOR_DEDUP_ID_STR
 from raycurator.stages.deduplication.removal import TextDuplicatesRemovalStage
@@ -41,7 +42,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class TextSemanticDeduplicationWorkflow:
+class TextSemanticDeduplicationWorkflow(WorkflowBase):
     """End-to-end semantic deduplication of text files (NeMo Curator's parameters).
 
     Beyond NeMo Curator: `embedding_max_seq_length`, `embedding_batch_size`,

@@ -12,10 +12,6 @@ from raycurator.stages.text._batch import require_document_batch
 from raycurator.stages.text._local_tokenizer import LocalTokenizer, load_local_tokenizer
 from raycurator.stages.text.io._fs import is_local, url_to_fs
 from raycurator.stages.text.io.writer._files import (
-    OutputCollisionError,
-    atomic_write,
-    claim,
-    content_hash,
     join_inside,
 )
 from raycurator.stages.text.io.writer._indexed_dataset import encode_bin, encode_idx, token_dtype
@@ -53,8 +49,11 @@ class MegatronTokenizerWriter(BaseWriter):
         file_extension: list[str] | None = None,
         write_kwargs: dict[str, Any] | None = None,
         storage_options: dict[str, Any] | None = None,
+        mode: str = "ignore",
     ) -> None:
-        super().__init__(path=path, file_extension="bin", write_kwargs=write_kwargs, storage_options=storage_options)
+        super().__init__(
+            path=path, file_extension="bin", write_kwargs=write_kwargs, storage_options=storage_options, mode=mode
+        )
         if self.write_kwargs:
             raise ValueError(f"MegatronTokenizerWriter: unsupported write_kwargs {sorted(self.write_kwargs)}")
         if not model_identifier:
@@ -134,29 +133,6 @@ class MegatronTokenizerWriter(BaseWriter):
                 sequence.append(tokenizer.eos_token_id)
         return sequences
 
-    def _write_file(self, fs: Any, root: str, name: str, data: bytes, rows: int, task_id: str, run_id: str) -> None:
-        """Write one output file: collision check and marker, then an atomic write.
-
-        When `BaseWriter` has its own per-file write (`_write_one`, which also records the file for
-        the output folder's manifest), that one is used, so both files follow the same rules as
-        the other writers' files.
-        """
-        base_write = getattr(super(), "_write_one", None)
-        if base_write is not None:
-            base_write(fs, root, name, data, rows, task_id, run_id)
-            return
-        owner = f"{task_id}\n{content_hash(data)}"
-        earlier = self._written.get((run_id, name), owner)
-        if earlier != owner:
-            raise OutputCollisionError(
-                f"stage '{self.name}': output file {name!r} under {self.path} was already written in this run "
-                f"by task {earlier.split(chr(10))[0]!r} with different content; task '{task_id}' would overwrite it"
-            )
-        if run_id:
-            claim(fs, root, run_id, name, owner)
-        atomic_write(fs, join_inside(root, name), data)
-        self._written[(run_id, name)] = owner
-
     def process(self, task: DocumentBatch) -> FileGroupTask:
         table = require_document_batch(self.name, task).to_pyarrow()
         texts = table[self.text_field].to_pylist()
@@ -181,7 +157,7 @@ class MegatronTokenizerWriter(BaseWriter):
         for extension in self.file_extensions:
             name = stem + extension
             rows = len(lengths) if extension == ".bin" else 0  # the documents are counted once, on the .bin
-            self._write_file(fs, root, name, payloads[extension], rows, task.task_id, run_id)
+            self._write_one(fs, root, name, payloads[extension], rows, task.task_id, run_id)
             target = join_inside(root, name)
             written.append(target if is_local(fs) else fs.unstrip_protocol(target))
         tokens = sum(lengths)

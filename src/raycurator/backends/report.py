@@ -40,6 +40,7 @@ class StageCounters:
     first_start: float | None = None
     last_end: float | None = None
     custom_metrics: dict[str, float] = field(default_factory=dict)
+    side_outputs: dict[str, str] = field(default_factory=dict)  # label -> path (e.g. excluded documents)
 
     @property
     def balanced(self) -> bool:
@@ -96,6 +97,14 @@ class RunReport:
     failure_ledger: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def note_side_outputs(self, stages: list[Any]) -> None:
+        """Copy each stage's `side_outputs()` onto its counters (stages of other names are ignored)."""
+        by_name = {counters.stage_name: counters for counters in self.stages}
+        for stage in stages:
+            counters = by_name.get(stage.name)
+            if counters is not None:
+                counters.side_outputs = dict(stage.side_outputs())
+
     def stage(self, name: str) -> StageCounters:
         """The counters of the stage called `name`."""
         for counters in self.stages:
@@ -133,6 +142,14 @@ class RunReport:
         path = Path(directory) / "report.json"
         write_text_atomic(path, json.dumps(self.to_dict(), indent=2, default=str))
         return path
+
+
+def removal_reasons(stage: dict[str, Any], top: int = 5) -> list[tuple[str, float]]:
+    """The `top` largest `removed_by_<reason>` custom metrics of a stage of `report.json`."""
+    metrics = stage.get("custom_metrics") or {}
+    reasons = [(name[len("removed_by_") :], value) for name, value in metrics.items() if name.startswith("removed_by_")]
+    reasons = [(name, value) for name, value in reasons if value]
+    return sorted(reasons, key=lambda item: (-item[1], item[0]))[:top]
 
 
 def write_text_atomic(path: Path, text: str, mode: int | None = None) -> None:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from raycurator.backends.report import write_text_atomic
+from raycurator.backends.report import removal_reasons, write_text_atomic
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem; color: #1f2933;
@@ -259,6 +259,27 @@ def custom_metrics_table(stages: list[dict[str, Any]]) -> str:
     return f'<table class="custom-metrics">{head}{"".join(rows)}</table>'
 
 
+def side_outputs_section(stages: list[dict[str, Any]]) -> str:
+    """Per stage that wrote side outputs (removed documents...): their paths and its top removal reasons."""
+    items = []
+    for stage in stages:
+        outputs = stage.get("side_outputs") or {}
+        if not outputs:
+            continue
+        links = "; ".join(
+            f'{_e(label)}: <a href="{_e(_file_url(path))}"><code>{_e(path)}</code></a>'
+            for label, path in outputs.items()
+        )
+        reasons = ", ".join(f"{_e(name)} {_num(value, 0)}" for name, value in removal_reasons(stage))
+        reasons_text = f"<br>top reasons: {reasons}" if reasons else ""
+        items.append(f'<li><span class="name">{_e(stage.get("stage_name"))}</span> — {links}{reasons_text}</li>')
+    return f'<ul class="side-outputs">{"".join(items)}</ul>' if items else ""
+
+
+def _file_url(path: str) -> str:
+    return path if "://" in path else Path(path).resolve().as_uri()
+
+
 def run_totals(stages: list[dict[str, Any]]) -> dict[str, int]:
     """Rows read (out of the leading reader stages), removed (by all stages), written or returned."""
     rows_read = 0
@@ -340,6 +361,10 @@ def render_report_html(report: dict[str, Any]) -> str:
     parts.append("<h2>Stages</h2>")
     if stages:
         parts.append(stage_table(stages))
+        side_outputs = side_outputs_section(stages)
+        if side_outputs:
+            parts.append("<h2>Removed documents and other side outputs</h2>")
+            parts.append(side_outputs)
         metrics = custom_metrics_table(stages)
         if metrics:
             parts.append("<h2>Custom metrics per stage</h2>")

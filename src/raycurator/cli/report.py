@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from raycurator.backends.report import removal_reasons
 from raycurator.backends.report_html import run_totals, stage_rows
 from raycurator.cli.report_statistics import print_statistics
 
@@ -157,6 +158,11 @@ def print_report(report: dict[str, Any], console: Console, run_dir: Path | None 
         f"({totals['rows_failed']:,} rows); retries: {totals['retries']}",
         highlight=False,
     )
+    for stage in report.get("stages") or []:
+        for label, path in (stage.get("side_outputs") or {}).items():
+            reasons = ", ".join(f"{name} {_metric_text(value)}" for name, value in removal_reasons(stage))
+            line = f"{stage.get('stage_name')}: {label} in {path}" + (f" (top reasons: {reasons})" if reasons else "")
+            console.print(Text(printable(line)), highlight=False, soft_wrap=True)
     metric_lines = custom_metrics_lines(report)
     if metric_lines:
         console.print("custom metrics:", highlight=False)

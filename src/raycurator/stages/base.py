@@ -333,6 +333,10 @@ class ProcessingStage(Generic[X, Y], metaclass=StageMeta):
     def _consume_output_counts(self) -> list[int] | None:
         return self.__dict__.pop("_output_counts", None)
 
+    def side_outputs(self) -> dict[str, str]:
+        """Paths this stage writes besides its output tasks (label -> path); the run report lists them."""
+        return {}
+
     def describe(self) -> dict[str, Any]:
         """Name, class, resources, batch size and declared inputs/outputs."""
         return {

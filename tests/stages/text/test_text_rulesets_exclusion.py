@@ -243,3 +243,31 @@ executor: {{type: local}}
         "BoilerPlateStringModifier", "ExclusionWriter",
     ):  # fmt: skip
         assert name in helpers, name
+
+
+def test_run_report_links_the_removed_documents_and_top_reasons(tmp_path, shared_ray):
+    """On the actor pool, report.json / report.html / `raycurator report` name the exclusion folder and the
+    filters that removed the most documents."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from raycurator.backends.ray_actor_pool import RayActorPoolExecutor
+    from raycurator.cli.report import print_report
+
+    write_corpus(tmp_path / "corpus")
+    excluded = ExclusionWriter(str(tmp_path / "excluded"))
+    executor = RayActorPoolExecutor(config={"log_dir": str(tmp_path / "runs")})
+    build(tmp_path / "corpus", tmp_path / "out", excluded).run(executor)
+    run_dir = Path(executor.last_report.log_dir)
+    report = json.loads((run_dir / "report.json").read_text())
+    (stage,) = [s for s in report["stages"] if s["side_outputs"]]
+    assert stage["stage_name"] == "ScoreFilter_gopher_quality_gopher_repetition"
+    assert stage["side_outputs"] == {"excluded documents": str(tmp_path / "excluded")}
+    page = (run_dir / "report.html").read_text()
+    assert (tmp_path / "excluded").as_uri() in page
+    assert "top reasons: gopher_quality 2, gopher_quality.gopher_short_doc 1" in page
+    out = StringIO()
+    print_report(report, Console(file=out, width=400), run_dir)
+    assert f"excluded documents in {tmp_path / 'excluded'}" in out.getvalue()
+    assert "gopher_quality 2" in out.getvalue()

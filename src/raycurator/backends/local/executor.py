@@ -53,6 +53,7 @@ class LocalExecutor(BaseExecutor):
             stages=[StageCounters(stage.name) for stage in stages],
             log_dir=os.path.join(str(log_dir), run_id) if log_dir else None,
         )
+        report.note_side_outputs(stages)
         self.last_report = report
         self._ledger = FailureLedger(os.path.join(report.log_dir, "failures.jsonl")) if report.log_dir else None
         outputs.open()

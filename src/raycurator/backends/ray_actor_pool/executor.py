@@ -170,6 +170,7 @@ class RayActorPoolExecutor(BaseExecutor):
                     clock=time.time,  # wall-clock stage windows line up with the run's start in reports
                 )
                 report.stages = scheduler.counters
+                report.note_side_outputs(stages)
                 if checkpoint is not None:
                     report.extra["checkpoint"] = self._checkpoint_figures(checkpoint, scheduler)
                 run_setup_on_nodes(stages, nodes)

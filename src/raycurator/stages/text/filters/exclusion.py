@@ -27,6 +27,8 @@ from raycurator.stages.text.io.writer._json_encode import table_to_jsonl
 EXCLUDED_BY = "excluded_by"
 #: Column holding that filter's score of the row.
 EXCLUSION_SCORE = "exclusion_score"
+#: The label of the exclusion folder among a stage's side outputs (see the run report).
+EXCLUDED_DOCUMENTS = "excluded documents"
 
 
 @dataclass

@@ -27,7 +27,7 @@ from raycurator.stages.base import ProcessingStage
 from raycurator.stages.text._arrow_text import python_texts
 from raycurator.stages.text._batch import require_document_batch, set_column, text_column, with_table
 from raycurator.stages.text.filters.doc_filter import DocumentFilter, _as_array
-from raycurator.stages.text.filters.exclusion import ExclusionWriter
+from raycurator.stages.text.filters.exclusion import EXCLUDED_DOCUMENTS, ExclusionWriter
 from raycurator.tasks import DocumentBatch
 
 Scorer = DocumentFilter | Callable[[str], Any]
@@ -150,6 +150,10 @@ class _Removals:
 
 class _FilteringStage(ProcessingStage[DocumentBatch, DocumentBatch]):
     exclusion_writer: ExclusionWriter | None
+
+    def side_outputs(self) -> dict[str, str]:
+        """The exclusion writer's folder, when removed documents are recorded."""
+        return {EXCLUDED_DOCUMENTS: self.exclusion_writer.path} if self.exclusion_writer is not None else {}
 
     def _finish(self, task: DocumentBatch, total: int, out: pa.Table, removals: _Removals) -> DocumentBatch:
         metrics = dict(removals.metrics)

@@ -18,15 +18,12 @@ refused unless `allow_insecure` is set, and then logged as a warning.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -38,32 +35,15 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from raycurator.backends.base import BaseStageAdapter, NodeInfo, WorkerMetadata
 from raycurator.errors import PipelineConfigError, RunTerminated
 from raycurator.stages.base import ProcessingStage
+from raycurator.utils.ray_local import CLUSTER_FLAG_ENV, is_loopback, loopback_node_address
+
+__all__ = ["CLUSTER_FLAG_ENV", "RayConnection", "is_loopback", "loopback_node_address", "start_local_ray"]
 
 logger = logging.getLogger(__name__)
 
 #: The environment variable that turns Ray's token authentication off (`disabled`).
 AUTH_MODE_ENV = "RAY_AUTH_MODE"
-#: Ray's flag for "no multi-node cluster": node addresses stay on loopback when it is false.
-CLUSTER_FLAG_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 DEFAULT_CONNECT_TIMEOUT_S = 60.0
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` (a name or an IP address) means this machine only."""
-    host = host.strip("[]")
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        try:
-            address = ipaddress.ip_address(socket.gethostbyname(host))
-        except (OSError, ValueError):
-            return False
-    mapped = getattr(address, "ipv4_mapped", None)
-    return bool((mapped or address).is_loopback)
 
 
 def address_host_port(address: str) -> tuple[str, int | None] | None:
@@ -115,24 +95,6 @@ def wait_for_port(host: str, port: int, timeout_s: float) -> None:
                 "(--address / RAY_ADDRESS) or raise connect_timeout_s"
             )
         time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-
-
-@contextmanager
-def loopback_node_address() -> Iterator[None]:
-    """While Ray starts a local node: keep its node address on 127.0.0.1 (see the module docstring)."""
-    from ray._private import ray_constants
-
-    saved_env, saved_flag = os.environ.get(CLUSTER_FLAG_ENV), ray_constants.ENABLE_RAY_CLUSTER
-    os.environ[CLUSTER_FLAG_ENV] = "0"  # for the processes Ray starts
-    ray_constants.ENABLE_RAY_CLUSTER = False  # for this process, which read the flag at import
-    try:
-        yield
-    finally:
-        ray_constants.ENABLE_RAY_CLUSTER = saved_flag
-        if saved_env is None:
-            os.environ.pop(CLUSTER_FLAG_ENV, None)
-        else:
-            os.environ[CLUSTER_FLAG_ENV] = saved_env
 
 
 def raise_run_terminated(signum: int, frame: Any) -> None:
@@ -213,7 +175,14 @@ class RayConnection:
             if port is not None:
                 wait_for_port(host, port, self.connect_timeout_s)
         logger.info("connecting to the Ray cluster at %s", address)
-        ray.init(address=address, runtime_env=self.runtime_env, **self.init_kwargs)
+        if target is not None and is_loopback(target[0]):
+            # a cluster on this machine's loopback: this driver's node address must be 127.0.0.1 as
+            # well, or Ray looks for a raylet at the host's address and waits for it forever
+            options = {"_node_ip_address": "127.0.0.1", **self.init_kwargs}
+            with loopback_node_address():
+                ray.init(address=address, runtime_env=self.runtime_env, **options)
+        else:
+            ray.init(address=address, runtime_env=self.runtime_env, **self.init_kwargs)
         if target is None:  # `auto`: the cluster's own address tells where it listens
             gcs_host = (ray.get_runtime_context().gcs_address or "").rpartition(":")[0]
             try:

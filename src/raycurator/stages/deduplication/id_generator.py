@@ -23,6 +23,7 @@ from typing import Any
 import fsspec
 
 from raycurator.stages.deduplication.common import CURATOR_DEDUP_ID_STR
+from raycurator.utils.ray_local import init_ray_on_this_machine
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ def create_id_generator_actor(filepath: str | None = None, storage_options: dict
     """Start the named id generator actor, empty or with the state saved at `filepath`."""
     ray = _ray()
     if not ray.is_initialized():
-        ray.init(ignore_reinit_error=True)
+        init_ray_on_this_machine(ignore_reinit_error=True)
     state = _read_state(filepath, storage_options) if filepath is not None else {"next_id": 0, "batch_registry": {}}
     handle = IdGenerator.options(
         name=CURATOR_ID_GENERATOR_ACTOR_NAME,

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 import time
 from pathlib import Path
 from typing import Any
 
 from raycurator.backends.report import removal_reasons, write_text_atomic
+from raycurator.stages.text.statistics.histogram import categories_from_metrics, histograms_from_metrics
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem; color: #1f2933;
@@ -149,6 +151,46 @@ def rows_chart(stages: list[dict[str, Any]]) -> str:
             summary += f", {removed:,} removed"
         body.append(_label(x + 6, y + 9, summary))
     return _svg(20 + len(stages) * _ROW_H, body, "rows kept and removed per stage")
+
+
+def _edge_text(value: float) -> str:
+    return "-inf" if value == -math.inf else "inf" if value == math.inf else f"{value:,g}"
+
+
+def statistics_section(stages: list[dict[str, Any]]) -> str:
+    """A bar chart per histogram and a line per category count that stages logged as metrics
+    (`<measure>.hist.[lo,hi)`, `<field>.count.<value>`: see `CorpusStatistics`); "" when none."""
+    parts: list[str] = []
+    for stage in stages:
+        metrics = stage.get("custom_metrics") or {}
+        histograms = histograms_from_metrics(metrics)
+        categories = categories_from_metrics(metrics)
+        if not histograms and not categories:
+            continue
+        parts.append(f'<h3>Statistics of stage <span class="name">{_e(stage.get("stage_name"))}</span></h3>')
+        for measure, buckets in histograms.items():
+            filled = [i for i, b in enumerate(buckets) if b.count]
+            if not filled:
+                continue
+            shown = buckets[filled[0] : filled[-1] + 1]
+            total = sum(b.count for b in shown)
+            peak = max(b.count for b in shown)
+            body: list[str] = []
+            for i, bucket in enumerate(shown):
+                y = 10 + i * _ROW_H
+                span = f"[{_edge_text(bucket.lo)}, {_edge_text(bucket.hi)})"
+                width = _BAR_W * bucket.count / peak if peak else 0.0
+                body.append(_label(_LABEL_W - 8, y + 9, span, "end"))
+                body.append(_rect(float(_LABEL_W), y, width, 18, _KEPT, f"{measure} {span}: {bucket.count:,.0f}"))
+                share = f"{bucket.count:,.0f} ({100 * bucket.count / total:.1f}%)"
+                body.append(_label(_LABEL_W + width + 6, y + 9, share))
+            parts.append(f"<p>{_e(measure)}: {total:,.0f} values</p>")
+            parts.append(_svg(20 + len(shown) * _ROW_H, body, f"histogram of {measure}"))
+        for field, pairs in categories.items():
+            total = sum(count for _, count in pairs) or 1.0
+            top = ", ".join(f"{_e(value)} {count:,.0f} ({100 * count / total:.1f}%)" for value, count in pairs[:10])
+            parts.append(f"<p>{_e(field)}: {top}</p>")
+    return "".join(parts)
 
 
 def time_chart(stages: list[dict[str, Any]]) -> str:
@@ -379,6 +421,10 @@ def render_report_html(report: dict[str, Any]) -> str:
             )
         )
         parts.append(rows_chart(stages))
+        statistics = statistics_section(stages)
+        if statistics:
+            parts.append("<h2>Corpus statistics</h2>")
+            parts.append(statistics)
         parts.append("<h2>Actor time per stage</h2>")
         parts.append(_legend((_BUSY, "busy"), (_IDLE, "idle")))
         parts.append(time_chart(stages))

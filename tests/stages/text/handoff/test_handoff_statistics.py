@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -77,7 +78,8 @@ def test_statistics_add_up_over_a_ray_run_and_report_prints_them(tmp_path, share
         rows = [{"text": t, "lang": "en" if i % 3 else "fr"} for i, t in enumerate(texts[part::3])]
         (corpus / f"p{part}.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     stages = [JsonlReader(str(corpus)), CorpusStatistics(language_field="lang")]
-    results = Pipeline("stats", stages=stages).run(RayActorPoolExecutor())
+    executor = RayActorPoolExecutor(config={"log_dir": str(tmp_path / "runs")})
+    results = Pipeline("stats", stages=stages).run(executor)
     collected = TaskPerfUtils.collect_stage_metrics(results)["corpus_statistics"]
     totals = {k.removeprefix("custom."): float(v.sum()) for k, v in collected.items() if k.startswith("custom.")}
     assert totals["documents"] == 90 and totals["chars.sum"] == sum(map(len, texts))
@@ -86,8 +88,15 @@ def test_statistics_add_up_over_a_ray_run_and_report_prints_them(tmp_path, share
     assert [b.count for b in words] == expected.tolist()
     assert sum(count for _, count in categories_from_metrics(totals)["lang"]) == 90
 
-    report = {"run_id": "r", "status": "succeeded", "stages": [{"stage_name": "corpus_statistics",
-                                                                 "custom_metrics": totals}]}  # fmt: skip
+    run_dir = Path(executor.last_report.log_dir)
+    report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    (stage,) = [s for s in report["stages"] if s["stage_name"] == "corpus_statistics"]
+    assert stage["custom_metrics"] == pytest.approx(totals)  # the run report holds the run-wide figures
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "<h2>Corpus statistics</h2>" in page and 'aria-label="histogram of words"' in page
+    filled = [b for b in words if b.count]
+    assert f"[{filled[0].lo:,g}, {filled[0].hi:,g})" in page and f"{filled[0].count:,.0f} (" in page
+    assert "lang: en 60 (66.7%), fr 30 (33.3%)" in page
     lines = statistics_lines(report)
     assert lines[0] == "statistics of stage corpus_statistics:"
     assert any(line.startswith("words (90 values)") for line in lines)

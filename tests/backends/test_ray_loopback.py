@@ -88,3 +88,14 @@ def test_address_parsing_and_loopback():
     assert address_host_port("auto") is None
     assert all(is_loopback(h) for h in ("127.0.0.1", "::1", "::ffff:127.0.0.1", "localhost"))
     assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "10.1.2.3", ""))
+
+
+def test_a_failed_connect_leaves_the_sigterm_handler_alone(monkeypatch):
+    """No __exit__ runs when __enter__ fails, so the run's SIGTERM handler must not be left installed."""
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    connection = RayConnection(address="ray-head.invalid:6379", connect_timeout_s=0.5)
+    with pytest.raises(Exception, match=r"ray-head\.invalid"):
+        connection.__enter__()
+    assert signal.getsignal(signal.SIGTERM) == before

@@ -134,13 +134,14 @@ class RayConnection:
 
     def __enter__(self) -> RayConnection:
         main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.getsignal(signal.SIGTERM) if main_thread else None
+        self._open()
         if main_thread:
-            self._previous_sigterm = signal.getsignal(signal.SIGTERM)
-        try:
-            return self._open()
-        finally:
-            if main_thread:  # Ray's own SIGTERM handlers exit abruptly: while the run lasts, stop it cleanly
-                signal.signal(signal.SIGTERM, raise_run_terminated)
+            # Ray's own SIGTERM handlers exit abruptly: while the run lasts, stop it cleanly
+            # (installed only once connected: a failed connect has no __exit__ to restore it)
+            self._previous_sigterm = previous
+            signal.signal(signal.SIGTERM, raise_run_terminated)
+        return self
 
     def _open(self) -> RayConnection:
         if self.address:

@@ -10,20 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from typing import Any
 
 import fsspec
 
 from raycurator.stages.file_partitioning import (
-    RUN_ID_KEY,
     FilePartitioningStage,
-    _dataset_name,
     _matches_extension,
     list_files,
-    partition_files,
 )
-from raycurator.tasks import FileGroupTask, Task
 
 logger = logging.getLogger(__name__)
 
@@ -74,32 +69,8 @@ class ClientPartitioningStage(FilePartitioningStage):
         fs, _ = fsspec.core.url_to_fs(root, **self.storage_options)
         return [(p, int(fs.info(p).get("size") or 0)) for p in paths]
 
-    def process(self, task: Task) -> list[FileGroupTask]:
-        try:
-            files = self._listed_files()
-        except (FileNotFoundError, TypeError, ValueError) as error:
-            raise type(error)(f"stage '{self.name}': {error}") from error
-        groups = partition_files(files, self.files_per_partition, self.blocksize)
-        if self.limit is not None:
-            groups = groups[: self.limit]
-        dataset = _dataset_name(self.file_paths[0])
-        run_id = uuid.uuid4().hex
-        logger.info("stage '%s': %d file(s) in %d partition(s)", self.name, len(files), len(groups))
-        return [
-            FileGroupTask(
-                task_id=f"{dataset}_{index:06d}",
-                dataset_name=dataset,
-                data=group,
-                _metadata={
-                    "source_files": list(group),
-                    RUN_ID_KEY: run_id,
-                    "partition_index": index,
-                    "total_partitions": len(groups),
-                    "storage_options": dict(self.storage_options),
-                },
-            )
-            for index, group in enumerate(groups)
-        ]
+    def _partition_metadata(self, index: int, total: int) -> dict[str, Any]:
+        return {"partition_index": index, "total_partitions": total, "storage_options": dict(self.storage_options)}
 
 
 __all__ = ["ClientPartitioningStage", "read_input_list"]

@@ -203,17 +203,22 @@ class FilePartitioningStage(ProcessingStage[Task, FileGroupTask], ReadsInputs):
     def ray_stage_spec(self) -> dict[str, Any]:
         return {RayStageSpecKeys.IS_FANOUT_STAGE: True}
 
+    def _listed_files(self) -> list[tuple[str, int]]:
+        """(path, size) of every input file, from the manifests when `use_manifest`."""
+        if self.use_manifest:
+            listed = {f: size for p in self.file_paths for f, size in manifest_files(p, self.storage_options)}
+            return sorted(listed.items())
+        return list_files(self.file_paths, self.file_extensions, self.storage_options)
+
+    def _partition_metadata(self, index: int, total: int) -> dict[str, Any]:
+        """Metadata a partition's task carries besides its files and the run id."""
+        return {"partition_index": index}
+
     def process(self, task: Task) -> list[FileGroupTask]:
         try:
-            if self.use_manifest:
-                listed = {f: size for p in self.file_paths for f, size in manifest_files(p, self.storage_options)}
-                files = sorted(listed.items())
-            else:
-                files = list_files(self.file_paths, self.file_extensions, self.storage_options)
-        except FileNotFoundError as error:
-            raise FileNotFoundError(f"stage '{self.name}': {error}") from error
-        except ValueError as error:
-            raise ValueError(f"stage '{self.name}': {error}") from error
+            files = self._listed_files()
+        except (FileNotFoundError, TypeError, ValueError) as error:
+            raise type(error)(f"stage '{self.name}': {error}") from error
         groups = partition_files(files, self.files_per_partition, self.blocksize)
         if self.limit is not None:
             groups = groups[: self.limit]
@@ -225,7 +230,11 @@ class FilePartitioningStage(ProcessingStage[Task, FileGroupTask], ReadsInputs):
                 task_id=f"{dataset}_{index:06d}",
                 dataset_name=dataset,
                 data=group,
-                _metadata={"source_files": list(group), RUN_ID_KEY: run_id, "partition_index": index},
+                _metadata={
+                    "source_files": list(group),
+                    RUN_ID_KEY: run_id,
+                    **self._partition_metadata(index, len(groups)),
+                },
             )
             for index, group in enumerate(groups)
         ]

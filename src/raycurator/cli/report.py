@@ -172,6 +172,7 @@ def print_report(report: dict[str, Any], console: Console, run_dir: Path | None 
     if isinstance(nodes, dict):
         console.print(
             f"nodes lost: {len(nodes.get('lost') or [])}; joined: {len(nodes.get('added') or [])}; "
+            f"joined but refused (setup_on_node failed): {len(nodes.get('refused') or [])}; "
             f"partitions recomputed: {nodes.get('partitions_recomputed', 0)}",
             highlight=False,
         )

@@ -54,14 +54,18 @@ class Step(ProcessingStage[DocumentBatch, DocumentBatch]):
 
     def setup_on_node(self, node_info=None, worker_metadata=None) -> None:
         if Path(self.marker_dir, "refuse_setup").exists():
+            Path(self.marker_dir, f"refused__{self.name}__{node_info.node_id}").touch()
             raise RuntimeError("this node is not fit for the stage")
         Path(self.marker_dir, f"node_setup__{self.name}__{node_info.node_id}").touch()
 
     def process(self, task: DocumentBatch) -> DocumentBatch:
         time.sleep(self.sleep_s)
+        node_id = ray.get_runtime_context().get_node_id()
+        deadline = time.monotonic() + 60
+        while Path(self.marker_dir, f"hold__{self.name}__{node_id}").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)  # the test holds this stage on this node (until another node took work)
         table = task.to_pyarrow()
         table = table.append_column(self.name, pa.compute.multiply(table["k"], self.factor))
-        node_id = ray.get_runtime_context().get_node_id()
         Path(self.marker_dir, f"{self.name}__{node_id}__{task.task_id}__{time.time_ns()}").touch()
         return DocumentBatch(task.task_id, task.dataset_name, table, task._stage_perf, task._metadata)
 
@@ -190,26 +194,47 @@ class Run:
         return self.outputs
 
 
+def hold(marker_dir: Path, stage: str, node_ids: list[str]) -> list[Path]:
+    """Make `stage` wait on these nodes (see `Step.process`) until the returned files are removed."""
+    files = [marker_dir / f"hold__{stage}__{node_id}" for node_id in node_ids]
+    for file in files:
+        file.touch()
+    return files
+
+
 def test_a_node_that_joins_mid_run_is_set_up_and_used(cluster, tmp_path) -> None:
-    run = Run(cluster, pipeline(tmp_path, 0.8), tasks(20))  # the last stage is slow: it wants more CPUs
+    run = Run(cluster, pipeline(tmp_path, 0.3), tasks(20))  # the last stage is slow: it wants more CPUs
     run.wait_for(lambda: len(markers(tmp_path, "c")) >= 1)
+    # the last stage waits on the nodes already there, so the run cannot end before it used the new one
+    held = hold(tmp_path, "c", [node["NodeID"] for node in ray.nodes() if node["Alive"]])
     added = cluster.add_node(num_cpus=1).node_id
+    try:
+        run.wait_for(lambda: any(node == added for node, _ in markers(tmp_path, "c")))
+    finally:
+        for file in held:
+            file.unlink()
     outputs = run.finish()
     assert rows_of(outputs) == expected_rows(20)
     report = run.executor.last_report
     assert report.balanced and report.extra["nodes"]["added"] == [added]
     assert (tmp_path / f"node_setup__c__{added}").exists(), "setup_on_node did not run on the new node"
-    assert any(node == added for node, _ in markers(tmp_path, "c")), "no batch ran on the new node"
 
 
 def test_a_node_that_joins_but_fails_setup_on_node_is_not_used(cluster, tmp_path) -> None:
     run = Run(cluster, pipeline(tmp_path, 0.5), tasks(10))
     run.wait_for(lambda: len(markers(tmp_path, "c")) >= 1)
     (tmp_path / "refuse_setup").touch()
+    held = hold(tmp_path, "c", [node["NodeID"] for node in ray.nodes() if node["Alive"]])
     added = cluster.add_node(num_cpus=1).node_id
+    try:  # the run cannot end before the new node's set-up was tried
+        run.wait_for(lambda: any(tmp_path.glob(f"refused__*__{added}")))
+    finally:
+        for file in held:
+            file.unlink()
     outputs = run.finish()
     assert rows_of(outputs) == expected_rows(10), "the run went on without the node"
-    assert run.executor.last_report.extra.get("nodes", {}).get("added", []) == []
+    nodes = run.executor.last_report.extra["nodes"]
+    assert nodes["added"] == [] and nodes["refused"] == [added], "the failed set-up was not seen"
     assert not any(node == added for stage in "abc" for node, _ in markers(tmp_path, stage))
 
 

@@ -196,10 +196,11 @@ class RayActorPoolExecutor(BaseExecutor):
                     progress.close(scheduler.snapshot())
                 if checkpoint is not None:
                     report.extra["checkpoint"] = self._checkpoint_figures(checkpoint, scheduler)
-                if runtime.nodes_lost or runtime.nodes_added:
+                if runtime.nodes_lost or runtime.nodes_added or runtime.nodes_refused:
                     report.extra["nodes"] = {
                         "lost": runtime.nodes_lost,
                         "added": runtime.nodes_added,
+                        "refused": runtime.nodes_refused,
                         "partitions_recomputed": scheduler.recomputed_partitions,
                         "results_discarded": scheduler.results_discarded,
                     }

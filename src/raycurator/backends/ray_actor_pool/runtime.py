@@ -84,6 +84,7 @@ class PoolRuntime:
         self._next_node_check = 0.0
         self.nodes_lost: list[str] = []
         self.nodes_added: list[str] = []
+        self.nodes_refused: list[str] = []  # joined, but their stages' setup_on_node failed there
         self.on_skipped = on_skipped  # gets each skipped failure as soon as it is decided
         self._skipped_sent = 0
         self.stages = stages
@@ -183,6 +184,7 @@ class PoolRuntime:
                 run_setup_on_nodes(self.node_setup_stages, [node])
             except (RuntimeError, RayActorError, RayTaskError) as error:  # the run goes on without that node
                 logger.warning("node %s joined the cluster, but the run will not use it: %s", node.node_id, error)
+                self.nodes_refused.append(node.node_id)
                 continue
             logger.info("node %s joined the cluster: the run will use it", node.node_id)
             self.nodes_added.append(node.node_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from typing import Literal
 
 import numpy as np
@@ -99,10 +100,10 @@ class SymbolsToWordsFilter(MaxScoreFilter):
     def score_document(self, text: str) -> float:
         words = self._word_splitter(text.strip())
         symbols = 0
-        for raw in words:
+        for raw, count in Counter(words).items():  # each distinct word once
             word = raw.strip()
-            if word in ellipsis_marks or (word and len(regex_hash.findall(word)) / len(word) > 0.5):
-                symbols += 1
+            if word in ellipsis_marks or ("#" in word and len(regex_hash.findall(word)) / len(word) > 0.5):
+                symbols += count
         return _ratio(symbols, len(words))
 
 

@@ -215,6 +215,10 @@ def test_report_command_shows_nodes_lost_and_recomputed_partitions(cli, tmp_path
     assert result.returncode == 0, str(result)
     assert "nodes lost: 1; joined: 0; partitions recomputed: 3" in result.stdout
     assert "discarded" in (tmp_path / "report.html").read_text()
+    report["extra"]["nodes"]["refused"] = ["n4"]
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    result = cli("report", str(tmp_path))
+    assert "joined: 0; joined but not used (setup_on_node failed): 1; partitions" in result.stdout, str(result)
     plain = fake_report()
     (tmp_path / "report.json").write_text(json.dumps(plain))
     assert "nodes lost" not in cli("report", str(tmp_path)).stdout

@@ -170,10 +170,11 @@ def print_report(report: dict[str, Any], console: Console, run_dir: Path | None 
             console.print(Text("  " + line), highlight=False, soft_wrap=True)
     nodes = (report.get("extra") or {}).get("nodes")
     if isinstance(nodes, dict):
+        refused = len(nodes.get("refused") or [])
         console.print(
             f"nodes lost: {len(nodes.get('lost') or [])}; joined: {len(nodes.get('added') or [])}; "
-            f"joined but refused (setup_on_node failed): {len(nodes.get('refused') or [])}; "
-            f"partitions recomputed: {nodes.get('partitions_recomputed', 0)}",
+            + (f"joined but not used (setup_on_node failed): {refused}; " if refused else "")
+            + f"partitions recomputed: {nodes.get('partitions_recomputed', 0)}",
             highlight=False,
         )
     if report.get("error"):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from raycurator.backends.failures import TaskFailure
 from raycurator.backends.ray_actor_pool.scheduling.capacity import NodeCapacity
-from raycurator.backends.ray_actor_pool.scheduling.items import Batch, BatchSummary, Item, TaskMeta
+from raycurator.backends.ray_actor_pool.scheduling.items import Batch, BatchSummary, CallKind, Item, TaskMeta
 from raycurator.backends.ray_actor_pool.scheduling.lineage import LineageTracker
 from raycurator.backends.ray_actor_pool.scheduling.operators import StageSpec
 from raycurator.backends.ray_actor_pool.scheduling.scheduler import (
@@ -79,8 +79,9 @@ def chain_ids(ids: list[str], stages: list[str]) -> set[str]:
     return {i + "".join(f">{s}" for s in stages) for i in ids}
 
 
-def failure(stage: str, task_id: str, message: str = "boom") -> TaskFailure:
-    return TaskFailure(stage=stage, task_id=task_id, error_type="ValueError", message=message)
+def failure(stage: str, task_id: str | list[str], message: str = "boom") -> TaskFailure:
+    task_ids = [task_id] if isinstance(task_id, str) else task_id
+    return TaskFailure(stage=stage, task_ids=task_ids, error_type="ValueError", message=message)
 
 
 def balance_report(scheduler: StreamingScheduler) -> list[tuple]:
@@ -230,7 +231,7 @@ class Driver:
         """What a well-behaved stage returns: 1:1 maps, hash-ish shuffle pieces, one task per reduce."""
         name = self.names[batch.stage_index]
         rows_in = sum(i.meta.num_items for i in batch.items)
-        if batch.method == "shuffle_map":
+        if batch.call is CallKind.SHUFFLE_MAP:
             n = batch.kwargs["num_partitions"]
             rows = [0] * n
             for r in range(batch.items[0].meta.num_items):
@@ -239,7 +240,7 @@ class Driver:
             return refs, BatchSummary(
                 rows_in=rows_in, rows_out=rows_in, partition_rows=rows, output_counts=[1], process_time=0.1
             )
-        if batch.method == "shuffle_reduce":
+        if batch.call is CallKind.SHUFFLE_REDUCE:
             p = batch.kwargs["partition_index"]
             meta = TaskMeta(f"{name}-partition-{p:05d}", num_items=rows_in)
             return [Ref(f"out-{batch.batch_id}")], BatchSummary(

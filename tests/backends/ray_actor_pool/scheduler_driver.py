@@ -184,11 +184,32 @@ class Driver:
             assert gpus[node_id] <= node.gpus + EPS, f"node {node_id}: {gpus[node_id]} GPUs held of {node.gpus}"
             assert abs(node.gpus_held - gpus[node_id]) < 1e-6, (node_id, node.gpus_held, gpus[node_id])
             self.peak_busy[node_id] = max(self.peak_busy[node_id], busy[node_id])
+        self.check_pool_indexes()
         self.peak_running = max(self.peak_running, len(self.running))
         per_stage: dict[str, int] = defaultdict(int)
         for batch in self.running.values():
             per_stage[self.names[batch.stage_index]] += 1
         self.snapshots.append(dict(per_stage))
+
+    def check_pool_indexes(self) -> None:
+        """The pool's indexes (idle actors per node, starting actors, nodes with free CPUs, actors per
+        node) agree with a full scan of its actors and nodes."""
+        pool = self.s.pool
+        for index in range(len(self.s.specs)):
+            actors = pool.stage_actors(index)
+            ready = sum(1 for a in actors if a.ready)
+            busy = sum(1 for a in actors if a.in_flight)
+            assert pool.load(index) == (ready, busy), (index, pool.load(index), ready, busy)
+            idle = {a.actor_id for a in actors if a.idle}
+            indexed = {actor_id for on_node in pool._idle[index].values() for actor_id in on_node}
+            assert indexed == idle, (index, indexed, idle)
+            assert set(pool._starting[index]) == {a.actor_id for a in actors if not a.ready}
+        free = {n.node_id for n in self.s.nodes.values() if n.free_cpus > EPS}
+        assert set(pool._free) == free, (set(pool._free), free)
+        per_node: dict[str, int] = defaultdict(int)
+        for actor in self.s.actors.values():
+            per_node[actor.node_id] += 1
+        assert {n: c for n, c in pool._on_node.items() if c} == dict(per_node)
 
     # -- actors ------------------------------------------------------------------------------------
     def ready(self, actor_ids: list[str] | None = None) -> None:

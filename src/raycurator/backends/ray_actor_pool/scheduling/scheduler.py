@@ -83,7 +83,7 @@ class StreamingScheduler:
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Per-stage figures for progress displays."""
-        return self.stats.snapshot(self.chain.operators, self.pool.stage_actors)
+        return self.stats.snapshot(self.chain.operators, self.pool.load)
 
     @property
     def done(self) -> bool:

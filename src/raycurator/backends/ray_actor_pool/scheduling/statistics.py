@@ -8,6 +8,7 @@ their own row, from the figures the fused adapter reports per member).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from raycurator.backends.failures import TaskFailure, skipped_record_entry
@@ -125,11 +126,11 @@ class RunStatistics:
             members[0].busy_s += busy_s
 
     # -- progress --------------------------------------------------------------------------------
-    def snapshot(self, operators: list[Operator], actors_of: Any) -> list[dict[str, Any]]:
+    def snapshot(self, operators: list[Operator], load: Callable[[int], tuple[int, int]]) -> list[dict[str, Any]]:
         """Per-stage figures for progress displays (members of a fused stage share its queue and actors)."""
         rows = []
         for op, members in zip(operators, self.members, strict=True):
-            actors = actors_of(op.index)
+            ready, busy = load(op.index)
             for position, counters in enumerate(members):
                 rows.append(
                     {
@@ -141,8 +142,8 @@ class RunStatistics:
                         "tasks_out": counters.tasks_out,
                         "rows_in": counters.rows_in,
                         "rows_out": counters.rows_out,
-                        "actors": sum(1 for a in actors if a.ready),
-                        "busy_actors": sum(1 for a in actors if a.in_flight),
+                        "actors": ready,
+                        "busy_actors": busy,
                         "finished": op.finished(),
                         "failed": counters.tasks_failed,
                     }

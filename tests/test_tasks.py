@@ -172,3 +172,21 @@ def test_collect_stage_metrics_empty_and_generator():
         task.add_stage_perf(StagePerfStats("s", num_items_processed=i))
     metrics = TaskPerfUtils.collect_stage_metrics(t for t in tasks)
     np.testing.assert_allclose(metrics["s"]["num_items_processed"], [0, 1, 2])
+
+
+# -- deriving a task --------------------------------------------------------------------------------
+def test_derive_keeps_identity_and_history_but_shares_nothing():
+    source = _arrow_batch(task_id="b7")
+    source._metadata["source_files"] = ["in.jsonl"]
+    source.add_stage_perf(StagePerfStats("reader"))
+    table = source.to_pyarrow().append_column("n", pa.array([1, 2, 3]))
+    derived = source.derive(table)
+    assert type(derived) is DocumentBatch and derived is not source
+    assert (derived.task_id, derived.dataset_name, derived.source_files) == ("b7", "ds", ["in.jsonl"])
+    assert derived.get_columns() == ["id", "text", "n"] and source.get_columns() == ["id", "text"]
+    assert [p.stage_name for p in derived._stage_perf] == ["reader"]
+    derived.add_stage_perf(StagePerfStats("next"))
+    derived._metadata["source_files"] = ["other.jsonl"]
+    assert len(source._stage_perf) == 1 and source.source_files == ["in.jsonl"], "the source is left as it was"
+    renamed = source.derive(table.slice(0, 1), task_id="b7_0")
+    assert (renamed.task_id, renamed.num_items) == ("b7_0", 1)

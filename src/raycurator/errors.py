@@ -22,7 +22,12 @@ class InsufficientResourcesError(RayCuratorError):
 
 
 class StageExecutionError(RayCuratorError):
-    """A stage raised while processing a batch; names the stage, tasks and files involved."""
+    """A stage raised while processing a batch; names the stage, tasks and files involved.
+
+    Structured: `task_ids` and `source_files` are lists, the stage's own traceback is
+    `traceback_text`, and `summary` is the one-paragraph message without it (what reports and
+    the command line show); `str(error)` is the summary followed by that traceback.
+    """
 
     def __init__(
         self,
@@ -45,6 +50,7 @@ class StageExecutionError(RayCuratorError):
         if files:
             message += f" from file(s) [{files}]"
         message += f": {error_type}: {error_message}"
+        self.summary = message
         if traceback_text:
             message += f"\n--- original traceback ---\n{traceback_text.rstrip()}"
         super().__init__(message)
@@ -74,6 +80,12 @@ class SkippedRecord:
     line: int | None
     reason: str
     detail: str = ""
+
+
+def error_summary(error: BaseException) -> str:
+    """`error` in one paragraph: its type and message (a stage error without its traceback)."""
+    message = error.summary if isinstance(error, StageExecutionError) else str(error)
+    return f"{type(error).__name__}: {message}"
 
 
 class RunTerminated(KeyboardInterrupt):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from raycurator.backends.failures import TaskFailure
 from raycurator.errors import PipelineConfigError, SkippedRecord, StageExecutionError
 from raycurator.perf import StageTimer
 from raycurator.stages.base import ProcessingStage, TaskFailedError
@@ -41,6 +41,7 @@ class BaseStageAdapter:
         self.last_output_counts: list[int] | None = None
         self.last_custom_metrics: dict[str, float] = {}  # what the last successful call logged
         self.last_skipped_records: list[SkippedRecord] = []  # records the last successful call skipped
+        self.last_process_time = 0.0  # seconds the last successful call spent in the stage
 
     def process_batch(self, tasks: list[Task]) -> list[Task]:
         """Run the stage's `process_batch`, attach one `StagePerfStats` to every output task."""
@@ -63,9 +64,9 @@ class BaseStageAdapter:
         self.last_custom_metrics = self.stage._consume_custom_metrics()
         self.last_skipped_records = self.stage._consume_skipped_records()
         stats = self._timer.log_stats(self.last_custom_metrics)
-        if not getattr(self.stage, "records_own_perf", False):  # e.g. fused stages: members record theirs
-            for task in outputs:
-                task.add_stage_perf(stats)
+        self.last_process_time = stats.process_time
+        for task in outputs:
+            task.add_stage_perf(stats)
         self.last_output_counts = self.stage._consume_output_counts()
         assign_missing_task_ids(tasks, outputs, self.last_output_counts)
         return outputs
@@ -133,17 +134,7 @@ def starting_tasks(initial_tasks: list[Task] | None) -> list[Task]:
 
 def stage_error(stage: ProcessingStage, tasks: list[Task], error: BaseException) -> StageExecutionError:
     """A `StageExecutionError` naming the stage, the batch's tasks and files, with the traceback."""
-    files: list[str] = []
-    for task in tasks:
-        files.extend(f for f in task.source_files if f not in files)
-    return StageExecutionError(
-        stage_name=stage.name,
-        task_ids=[t.task_id for t in tasks],
-        source_files=files,
-        error_type=type(error).__name__,
-        error_message=str(error),
-        traceback_text="".join(traceback.format_exception(error)),
-    )
+    return TaskFailure.from_exception(stage.name, tasks, error).to_error()
 
 
 class BaseExecutor(ABC):

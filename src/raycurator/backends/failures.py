@@ -6,18 +6,23 @@ import json
 import os
 import threading
 import time
+import traceback as traceback_module
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from raycurator.errors import SkippedRecord
+from raycurator.errors import SkippedRecord, StageExecutionError
+from raycurator.tasks import Task
 
 
 @dataclass
 class TaskFailure:
-    """Why one input task failed in one stage."""
+    """Why input tasks failed in one stage: the task ids (a list), files, error and its traceback.
+
+    An entry of the failure ledger names one task; the error that ends a run names the whole batch.
+    """
 
     stage: str
-    task_id: str
+    task_ids: list[str] = field(default_factory=list)
     source_files: list[str] = field(default_factory=list)
     error_type: str = ""
     message: str = ""
@@ -25,6 +30,38 @@ class TaskFailure:
     attempts: int = 1
     line: int | None = None  # a skipped record (not a whole task): its line in the source file
     reason: str = ""  # a skipped record's reason (`SkippedRecord.reason`)
+
+    @classmethod
+    def from_exception(cls, stage: str, tasks: list[Task], error: BaseException) -> TaskFailure:
+        """The failure of `tasks` in `stage` that raised `error` (with its formatted traceback)."""
+        return cls(
+            stage=stage,
+            task_ids=[t.task_id for t in tasks],
+            source_files=source_files_of(tasks),
+            error_type=type(error).__name__,
+            message=str(error),
+            traceback="".join(traceback_module.format_exception(error)),
+        )
+
+    def to_error(self) -> StageExecutionError:
+        """The `StageExecutionError` that reports this failure."""
+        return StageExecutionError(
+            self.stage, self.task_ids, self.source_files, self.error_type, self.message, self.traceback
+        )
+
+    def to_record(self) -> dict:
+        """The ledger's JSON fields (`task_id` too when the failure names exactly one task)."""
+        record = asdict(self)
+        record["task_id"] = self.task_ids[0] if len(self.task_ids) == 1 else None
+        return record
+
+
+def source_files_of(tasks: list[Task]) -> list[str]:
+    """The distinct source files of `tasks`, in order of first appearance."""
+    files: list[str] = []
+    for task in tasks:
+        files.extend(f for f in task.source_files if f not in files)
+    return files
 
 
 class FailureLedger:
@@ -38,7 +75,7 @@ class FailureLedger:
 
     def record(self, failure: TaskFailure) -> None:
         """Append one failure and flush it to disk."""
-        line = json.dumps({"time": time.time(), **asdict(failure)}, default=str)
+        line = json.dumps({"time": time.time(), **failure.to_record()}, default=str)
         # the ledger may hold user data (file names, messages): readable by its owner only
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
         with self._lock:
@@ -61,11 +98,11 @@ class FailureLedger:
             return [json.loads(line) for line in handle if line.strip()]
 
 
-def skipped_record_entry(stage: str, task_id: str, record: SkippedRecord) -> TaskFailure:
-    """The ledger entry of one record a stage skipped."""
+def skipped_record_entry(stage: str, task_ids: list[str], record: SkippedRecord) -> TaskFailure:
+    """The ledger entry of one record a stage skipped (`task_ids`: the batch it was skipped in)."""
     return TaskFailure(
         stage=stage,
-        task_id=task_id,
+        task_ids=list(task_ids),
         source_files=[record.source_file],
         error_type="SkippedRecord",
         message=record.detail,

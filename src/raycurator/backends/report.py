@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from raycurator.errors import error_summary
+
 
 @dataclass
 class StageCounters:
@@ -96,6 +98,15 @@ class RunReport:
     log_dir: str | None = None
     failure_ledger: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def succeeded(self) -> None:
+        """Mark the run as finished without error."""
+        self.status = "succeeded"
+
+    def failed(self, error: BaseException) -> None:
+        """Mark the run as failed (or interrupted, for Ctrl-C and SIGTERM) by `error`, in one paragraph."""
+        self.status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+        self.error = error_summary(error)
 
     def note_side_outputs(self, stages: list[Any]) -> None:
         """Copy each stage's `side_outputs()` onto its counters (stages of other names are ignored)."""

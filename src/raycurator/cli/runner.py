@@ -74,7 +74,7 @@ def _error_paragraph(error: BaseException, pipeline_name: str) -> str:
             files = ", ".join(error.source_files[:3]) + (" ..." if len(error.source_files) > 3 else "")
             text += f" read from [{files}]"
         return text + f": {error.error_type}: {error.error_message.strip()}"
-    message = str(error).split("\n--- original traceback")[0].strip()
+    message = str(error).strip()  # a StageExecutionError is handled above
     return f"pipeline '{pipeline_name}' failed: {type(error).__name__}: {message}"
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from raycurator.perf import StagePerfStats
 
@@ -35,6 +36,14 @@ class Task(ABC, Generic[T]):
     @abstractmethod
     def validate(self) -> bool:
         """Whether the task's data is well formed."""
+
+    def derive(self, data: Any, **changes: Any) -> Self:
+        """A new task of the same type holding `data`, with this task's id, dataset name, metadata
+        and perf history (copies, so the two tasks do not share them); `changes` sets other fields
+        (`task_id=...`, `dataset_name=...`)."""
+        changes.setdefault("_stage_perf", list(self._stage_perf))
+        changes.setdefault("_metadata", dict(self._metadata))
+        return dataclasses.replace(self, data=data, **changes)
 
     def add_stage_perf(self, perf_stats: StagePerfStats) -> None:
         """Record the figures of one stage that processed (or produced) this task."""

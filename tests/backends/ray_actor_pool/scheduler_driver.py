@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from raycurator.backends.failures import TaskFailure
 from raycurator.backends.ray_actor_pool.scheduling.capacity import NodeCapacity
-from raycurator.backends.ray_actor_pool.scheduling.items import Batch, BatchSummary, Item, TaskMeta
+from raycurator.backends.ray_actor_pool.scheduling.items import Batch, BatchSummary, CallKind, Item, TaskMeta
 from raycurator.backends.ray_actor_pool.scheduling.lineage import LineageTracker
 from raycurator.backends.ray_actor_pool.scheduling.operators import StageSpec
 from raycurator.backends.ray_actor_pool.scheduling.scheduler import (
@@ -79,8 +79,9 @@ def chain_ids(ids: list[str], stages: list[str]) -> set[str]:
     return {i + "".join(f">{s}" for s in stages) for i in ids}
 
 
-def failure(stage: str, task_id: str, message: str = "boom") -> TaskFailure:
-    return TaskFailure(stage=stage, task_id=task_id, error_type="ValueError", message=message)
+def failure(stage: str, task_id: str | list[str], message: str = "boom") -> TaskFailure:
+    task_ids = [task_id] if isinstance(task_id, str) else task_id
+    return TaskFailure(stage=stage, task_ids=task_ids, error_type="ValueError", message=message)
 
 
 def balance_report(scheduler: StreamingScheduler) -> list[tuple]:
@@ -183,11 +184,32 @@ class Driver:
             assert gpus[node_id] <= node.gpus + EPS, f"node {node_id}: {gpus[node_id]} GPUs held of {node.gpus}"
             assert abs(node.gpus_held - gpus[node_id]) < 1e-6, (node_id, node.gpus_held, gpus[node_id])
             self.peak_busy[node_id] = max(self.peak_busy[node_id], busy[node_id])
+        self.check_pool_indexes()
         self.peak_running = max(self.peak_running, len(self.running))
         per_stage: dict[str, int] = defaultdict(int)
         for batch in self.running.values():
             per_stage[self.names[batch.stage_index]] += 1
         self.snapshots.append(dict(per_stage))
+
+    def check_pool_indexes(self) -> None:
+        """The pool's indexes (idle actors per node, starting actors, nodes with free CPUs, actors per
+        node) agree with a full scan of its actors and nodes."""
+        pool = self.s.pool
+        for index in range(len(self.s.specs)):
+            actors = pool.stage_actors(index)
+            ready = sum(1 for a in actors if a.ready)
+            busy = sum(1 for a in actors if a.in_flight)
+            assert pool.load(index) == (ready, busy), (index, pool.load(index), ready, busy)
+            idle = {a.actor_id for a in actors if a.idle}
+            indexed = {actor_id for on_node in pool._idle[index].values() for actor_id in on_node}
+            assert indexed == idle, (index, indexed, idle)
+            assert set(pool._starting[index]) == {a.actor_id for a in actors if not a.ready}
+        free = {n.node_id for n in self.s.nodes.values() if n.free_cpus > EPS}
+        assert set(pool._free) == free, (set(pool._free), free)
+        per_node: dict[str, int] = defaultdict(int)
+        for actor in self.s.actors.values():
+            per_node[actor.node_id] += 1
+        assert {n: c for n, c in pool._on_node.items() if c} == dict(per_node)
 
     # -- actors ------------------------------------------------------------------------------------
     def ready(self, actor_ids: list[str] | None = None) -> None:
@@ -230,7 +252,7 @@ class Driver:
         """What a well-behaved stage returns: 1:1 maps, hash-ish shuffle pieces, one task per reduce."""
         name = self.names[batch.stage_index]
         rows_in = sum(i.meta.num_items for i in batch.items)
-        if batch.method == "shuffle_map":
+        if batch.call is CallKind.SHUFFLE_MAP:
             n = batch.kwargs["num_partitions"]
             rows = [0] * n
             for r in range(batch.items[0].meta.num_items):
@@ -239,7 +261,7 @@ class Driver:
             return refs, BatchSummary(
                 rows_in=rows_in, rows_out=rows_in, partition_rows=rows, output_counts=[1], process_time=0.1
             )
-        if batch.method == "shuffle_reduce":
+        if batch.call is CallKind.SHUFFLE_REDUCE:
             p = batch.kwargs["partition_index"]
             meta = TaskMeta(f"{name}-partition-{p:05d}", num_items=rows_in)
             return [Ref(f"out-{batch.batch_id}")], BatchSummary(

@@ -146,9 +146,9 @@ def test_process_batch_attaches_perf_stats_and_setup_state_is_visible() -> None:
 
 def test_actor_class_is_named_after_the_stage(alive_actors) -> None:
     stage = CountingSetupStage()
-    cls = actor_class_for(stage, RayActorPoolStageAdapter)
+    cls = actor_class_for(type(stage).__name__, RayActorPoolStageAdapter)
     assert cls.__name__ == "CountingSetupStage" and issubclass(cls, RayActorPoolStageAdapter)
-    assert issubclass(actor_class_for(stage, ShuffleStageAdapter), ShuffleStageAdapter)
+    assert issubclass(actor_class_for("Shuffler", ShuffleStageAdapter), ShuffleStageAdapter)
     handle = ray.remote(cls).options(num_cpus=0).remote(stage)
     info = ray.get(handle.ready.remote())
     assert info["pid"] != os.getpid()

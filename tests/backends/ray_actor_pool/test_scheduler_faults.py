@@ -113,7 +113,7 @@ def test_exceeding_max_task_retries_with_raise_is_fatal(retries):
     batch = _kill_until(drv, retries + 1)
     fatal = drv.s.fatal
     assert fatal is not None and drv.s.done
-    assert fatal.stage == "embed" and fatal.task_id == "t0, t1"
+    assert fatal.stage == "embed" and fatal.task_ids == ["t0", "t1"]
     assert fatal.source_files == ["t0.jsonl", "t1.jsonl"]
     assert fatal.error_type == "ActorDiedError" and f"max_task_retries={retries}" in fatal.message
     assert fatal.attempts == batch.attempts == retries + 1
@@ -128,7 +128,7 @@ def test_exceeding_max_task_retries_with_skip_records_every_task_and_goes_on():
     drv.start(d.make_items(7))
     _kill_until(drv, 3)
     assert drv.s.fatal is None
-    assert [f.task_id for f in drv.s.skipped] == ["t0", "t1", "t2"]
+    assert [f.task_ids for f in drv.s.skipped] == [["t0"], ["t1"], ["t2"]]
     assert {(f.stage, f.error_type, f.attempts) for f in drv.s.skipped} == {("a", "ActorDiedError", 3)}
     assert [f.source_files for f in drv.s.skipped] == [["t0.jsonl"], ["t1.jsonl"], ["t2.jsonl"]]
     drv.run()
@@ -151,11 +151,11 @@ def test_retries_counter_counts_resubmissions():
 def test_stage_error_with_raise_is_fatal_and_names_stage_and_tasks():
     drv = d.Driver([StageSpec("clean", batch_size=3), StageSpec("after")], [NodeCapacity("n1", 2.0)])
     batch = _first_batch(drv, items=3)
-    error = d.failure("clean", "t0, t1, t2", "bad row")
+    error = d.failure("clean", ["t0", "t1", "t2"], "bad row")
     error.source_files = ["t0.jsonl", "t1.jsonl", "t2.jsonl"]
     drv.complete(batch, BatchSummary(failures=[error], failed_input_positions=[0, 1, 2], rows_in=30))
     assert drv.s.done and drv.s.fatal is error
-    assert (drv.s.fatal.stage, drv.s.fatal.task_id, drv.s.fatal.attempts) == ("clean", "t0, t1, t2", 1)
+    assert (drv.s.fatal.stage, drv.s.fatal.task_ids, drv.s.fatal.attempts) == ("clean", ["t0", "t1", "t2"], 1)
     assert drv.s.results == [] and drv.s.counters[1].tasks_in == 0
     assert drv.s.counters[0].tasks_failed == 3
     d.assert_balanced(drv.s)
@@ -193,7 +193,7 @@ def test_stage_error_with_skip_fails_only_the_reported_inputs():
 
     drv.run(behave)
     assert drv.s.fatal is None
-    assert [(f.task_id, f.attempts) for f in drv.s.skipped] == [("t1", 1), ("t3", 1)]
+    assert [(f.task_ids, f.attempts) for f in drv.s.skipped] == [(["t1"], 1), (["t3"], 1)]
     assert sorted(_root(i.meta.task_id) for i in drv.s.results) == sorted(f"t{i}" for i in (0, 2, 4, 5, 6, 7))
     clean = drv.s.counters[0]
     assert (clean.tasks_in, clean.tasks_attributed, clean.tasks_filtered, clean.tasks_failed) == (8, 6, 0, 2)
@@ -217,8 +217,8 @@ def test_on_error_is_per_stage():
             driver.complete(batch)
 
     drv.run(behave)
-    assert [f.task_id for f in drv.s.skipped] == ["t1"]
-    assert drv.s.fatal is not None and (drv.s.fatal.stage, drv.s.fatal.task_id) == ("strict", "t2>lenient")
+    assert [f.task_ids for f in drv.s.skipped] == [["t1"]]
+    assert drv.s.fatal is not None and (drv.s.fatal.stage, drv.s.fatal.task_ids) == ("strict", ["t2>lenient"])
 
 
 # -- calls that crash outside the stage, actors that cannot start -------------------------------------------
@@ -227,7 +227,7 @@ def test_crashed_call_with_raise_fails_the_run_with_its_inputs():
     batch = _first_batch(drv, items=2)
     drv.crash(batch, "ObjectLostError", "input object lost")
     fatal = drv.s.fatal
-    assert (fatal.stage, fatal.task_id, fatal.error_type, fatal.attempts) == ("a", "t0, t1", "ObjectLostError", 1)
+    assert (fatal.stage, fatal.task_ids, fatal.error_type, fatal.attempts) == ("a", ["t0", "t1"], "ObjectLostError", 1)
     assert fatal.message == "input object lost" and fatal.traceback
     assert drv.s.nodes["n1"].cpus_in_use == 0.0
     assert drv.s.done and drv.s.counters[0].tasks_failed == 2
@@ -246,7 +246,10 @@ def test_crashed_call_with_skip_fails_its_inputs_and_the_run_goes_on():
             driver.complete(batch)
 
     drv.run(behave)
-    assert [(f.task_id, f.error_type) for f in drv.s.skipped] == [("t2", "ObjectLostError"), ("t3", "ObjectLostError")]
+    assert [(f.task_ids, f.error_type) for f in drv.s.skipped] == [
+        (["t2"], "ObjectLostError"),
+        (["t3"], "ObjectLostError"),
+    ]
     assert sorted(i.meta.task_id for i in drv.s.results) == sorted(f"t{i}>a>b" for i in (0, 1, 4, 5))
     assert drv.s.counters[0].tasks_failed == 2
     d.assert_balanced(drv.s)
@@ -318,7 +321,9 @@ def test_random_deaths_errors_and_crashes_lose_and_duplicate_nothing(seed):
     drv.start(d.make_items(30))
     drv.run(chaos, complete_many=True)
     assert drv.s.fatal is None
-    outcome = Counter(_root(i.meta.task_id) for i in drv.s.results) + Counter(_root(f.task_id) for f in drv.s.skipped)
+    outcome = Counter(_root(i.meta.task_id) for i in drv.s.results) + Counter(
+        _root(tid) for f in drv.s.skipped for tid in f.task_ids
+    )
     assert outcome == Counter(f"t{i}" for i in range(30)), "every input ends exactly once: a result or a failure"
     assert all(i.meta.task_id == f"{_root(i.meta.task_id)}>a>b>c" for i in drv.s.results)
     d.assert_balanced(drv.s)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import scheduler_driver as d
 
+from raycurator.backends.ray_actor_pool.runtime import num_returns
 from raycurator.backends.ray_actor_pool.scheduling.capacity import NodeCapacity
-from raycurator.backends.ray_actor_pool.scheduling.items import BatchSummary, TaskMeta
+from raycurator.backends.ray_actor_pool.scheduling.items import BatchSummary, CallKind, TaskMeta
 from raycurator.backends.ray_actor_pool.scheduling.operators import StageSpec
 from raycurator.backends.ray_actor_pool.scheduling.scheduler import SchedulerConfig
 
@@ -29,7 +30,7 @@ def test_barrier_waits_for_upstream_then_sends_every_input_in_one_batch():
     drv.run(behave, complete_many=True)
     barrier_batches = [b for b in drv.dispatched if b.stage_index == 1]
     assert len(barrier_batches) == 1 and len(barrier_batches[0].items) == 7
-    assert barrier_batches[0].method == "run"
+    assert barrier_batches[0].call is CallKind.RUN
     first_barrier = drv.dispatched.index(barrier_batches[0])
     assert all(b.stage_index == 0 for b in drv.dispatched[:first_barrier]) and first_barrier == 7
     assert all(not flight for flight in seen_before_upstream_done)
@@ -80,7 +81,7 @@ PARTITION_ROWS = {"t0>src": [2, 0, 1], "t1>src": [0, 0, 3], "t2>src": [1, 0, 0],
 
 
 def _shuffle_by_table(driver, batch):
-    if batch.method == "shuffle_map":
+    if batch.call is CallKind.SHUFFLE_MAP:
         rows = PARTITION_ROWS[batch.items[0].meta.task_id]
         refs = [d.Ref(f"piece-{batch.items[0].meta.task_id}-{p}") for p in range(3)]
         summary = BatchSummary(rows_in=sum(rows), rows_out=sum(rows), partition_rows=rows, output_counts=[1])
@@ -96,16 +97,16 @@ def test_shuffle_maps_every_input_then_reduces_each_non_empty_partition():
     drv.run(_shuffle_by_table, complete_many=True)
 
     shuffle_batches = [b for b in drv.dispatched if b.stage_index == 1]
-    maps = [b for b in shuffle_batches if b.method == "shuffle_map"]
-    reduces = [b for b in shuffle_batches if b.method == "shuffle_reduce"]
+    maps = [b for b in shuffle_batches if b.call is CallKind.SHUFFLE_MAP]
+    reduces = [b for b in shuffle_batches if b.call is CallKind.SHUFFLE_REDUCE]
     assert len(maps) == 4 and len(reduces) == 2 and len(shuffle_batches) == 6
     assert shuffle_batches[:4] == maps, "every map is sent before any reduce"
-    assert all(len(b.items) == 1 and b.num_returns == 4 and b.kwargs == {"num_partitions": 3} for b in maps)
+    assert all(len(b.items) == 1 and num_returns(b) == 4 and b.kwargs == {"num_partitions": 3} for b in maps)
     assert sorted(b.task_ids[0] for b in maps) == sorted(PARTITION_ROWS)
 
     by_partition = {b.kwargs["partition_index"]: b for b in reduces}
     assert sorted(by_partition) == [0, 2], "partition 1 is empty: no call"
-    assert all(b.num_returns == 2 and b.kwargs["dataset_name"] == "corpus" for b in reduces)
+    assert all(num_returns(b) == 2 and b.kwargs["dataset_name"] == "corpus" for b in reduces)
     pieces = {p: sorted((i.ref.name, i.index, i.meta.num_items) for i in b.items) for p, b in by_partition.items()}
     assert pieces == {
         0: [("piece-t0>src-0", None, 2), ("piece-t2>src-0", None, 1)],
@@ -127,9 +128,9 @@ def test_shuffle_without_num_partitions_uses_one_partition_per_input():
     drv = d.Driver([StageSpec("shuffle", kind="shuffle")], [NodeCapacity("n1", 2.0)])
     drv.start(d.make_items(5))
     drv.run()
-    maps = [b for b in drv.dispatched if b.method == "shuffle_map"]
-    assert {b.num_returns for b in maps} == {6} and len(maps) == 5
-    assert len(drv.s.results) == len([b for b in drv.dispatched if b.method == "shuffle_reduce"]) >= 1
+    maps = [b for b in drv.dispatched if b.call is CallKind.SHUFFLE_MAP]
+    assert {num_returns(b) for b in maps} == {6} and len(maps) == 5
+    assert len(drv.s.results) == len([b for b in drv.dispatched if b.call is CallKind.SHUFFLE_REDUCE]) >= 1
     d.assert_balanced(drv.s)
 
 
@@ -184,14 +185,14 @@ def test_shuffle_map_crash_with_skip_drops_that_input_and_reduces_the_rest():
     drv.start(d.make_items(3))
 
     def behave(driver, batch):
-        if batch.method == "shuffle_map" and batch.task_ids == ["t1"]:
+        if batch.call is CallKind.SHUFFLE_MAP and batch.task_ids == ["t1"]:
             driver.crash(batch)
         else:
             driver.complete(batch)
 
     drv.run(behave)
-    assert [f.task_id for f in drv.s.skipped] == ["t1"]
-    reduced = [b for b in drv.dispatched if b.method == "shuffle_reduce"]
+    assert [f.task_ids for f in drv.s.skipped] == [["t1"]]
+    reduced = [b for b in drv.dispatched if b.call is CallKind.SHUFFLE_REDUCE]
     assert reduced and all("t1" not in b.task_ids for b in reduced)
     assert drv.s.counters[0].tasks_failed == 1
     d.assert_balanced(drv.s)
@@ -203,7 +204,7 @@ def test_shuffle_map_error_with_skip_drops_that_input_and_reduces_the_rest():
     drv.start(d.make_items(3))
 
     def behave(driver, batch):
-        if batch.method == "shuffle_map" and batch.task_ids == ["t1"]:
+        if batch.call is CallKind.SHUFFLE_MAP and batch.task_ids == ["t1"]:
             summary = BatchSummary(
                 failures=[d.failure("shuffle", "t1")], failed_input_positions=[0], partition_rows=[0, 0]
             )
@@ -212,7 +213,7 @@ def test_shuffle_map_error_with_skip_drops_that_input_and_reduces_the_rest():
             driver.complete(batch)
 
     drv.run(behave)
-    assert [f.task_id for f in drv.s.skipped] == ["t1"]
+    assert [f.task_ids for f in drv.s.skipped] == [["t1"]]
     assert len(drv.s.results) >= 1
     d.assert_balanced(drv.s)
 
@@ -223,14 +224,14 @@ def test_shuffle_reduce_error_with_skip_is_recorded_and_other_partitions_finish(
     drv.start(d.make_items(4))
 
     def behave(driver, batch):
-        if batch.method == "shuffle_reduce" and batch.kwargs["partition_index"] == 1:
+        if batch.call is CallKind.SHUFFLE_REDUCE and batch.kwargs["partition_index"] == 1:
             fail = d.failure("shuffle", "shuffle-partition-00001")
             driver.complete(batch, BatchSummary(failures=[fail]))
         else:
             driver.complete(batch)
 
     drv.run(behave)
-    assert [f.task_id for f in drv.s.skipped] == ["shuffle-partition-00001"]
+    assert [f.task_ids for f in drv.s.skipped] == [["shuffle-partition-00001"]]
     assert drv.s.skipped[0].attempts == 1
     assert sorted(i.meta.task_id for i in drv.s.results) == [
         "shuffle-partition-00000>after",
@@ -245,13 +246,13 @@ def test_shuffle_reduce_error_with_raise_is_fatal():
     drv.start(d.make_items(2))
 
     def behave(driver, batch):
-        if batch.method == "shuffle_reduce":
+        if batch.call is CallKind.SHUFFLE_REDUCE:
             driver.complete(batch, BatchSummary(failures=[d.failure("shuffle", "shuffle-partition-00000")]))
         else:
             driver.complete(batch)
 
     drv.run(behave)
-    assert drv.s.fatal is not None and drv.s.fatal.task_id == "shuffle-partition-00000"
+    assert drv.s.fatal is not None and drv.s.fatal.task_ids == ["shuffle-partition-00000"]
     assert drv.s.done and drv.s.next_dispatches() == []
 
 
@@ -261,7 +262,7 @@ def test_shuffle_reduce_error_with_raise_keeps_the_counters_balanced():
     drv.start(d.make_items(2))
 
     def behave(driver, batch):
-        if batch.method == "shuffle_reduce":
+        if batch.call is CallKind.SHUFFLE_REDUCE:
             driver.complete(batch, BatchSummary(failures=[d.failure("shuffle", "shuffle-partition-00000")]))
         else:
             driver.complete(batch)
@@ -282,7 +283,7 @@ def test_shuffle_reduces_run_in_parallel_on_idle_actors():
     for batch in list(drv.running.values()):
         drv.complete(batch)
     reduces = drv.step()
-    assert all(b.method == "shuffle_reduce" for b in reduces)
+    assert all(b.call is CallKind.SHUFFLE_REDUCE for b in reduces)
     assert len(reduces) == 4, f"{len(reduces)} reduce(s) sent to 4 idle actors"
 
 
@@ -303,7 +304,7 @@ def test_shuffle_reduce_output_meta_is_what_the_summary_says():
     drv.start(d.make_items(2))
 
     def behave(driver, batch):
-        if batch.method == "shuffle_reduce":
+        if batch.call is CallKind.SHUFFLE_REDUCE:
             meta = TaskMeta("merged", num_items=20, nbytes=123)
             driver.complete(batch, BatchSummary(outputs=[meta], rows_in=20, rows_out=20), refs=[d.Ref("merged")])
         else:

@@ -8,6 +8,7 @@ import pytest
 import scheduler_driver as d
 
 from raycurator.backends.ray_actor_pool.scheduling.capacity import NodeCapacity
+from raycurator.backends.ray_actor_pool.scheduling.items import CallKind
 from raycurator.backends.ray_actor_pool.scheduling.operators import StageSpec
 from raycurator.backends.ray_actor_pool.scheduling.recovery import LOST_DATA_ERRORS, MAX_RECOMPUTES
 from raycurator.backends.ray_actor_pool.scheduling.scheduler import SchedulerConfig
@@ -50,7 +51,7 @@ def _lose_after(completions, node_id, mark):
 
 
 def _live_items(drv):
-    return [item for _, item in drv.s._live_items()]
+    return list(drv.s.recovery.live_items())
 
 
 def _crash_first(match, error_type="ObjectLostError", every=False):
@@ -242,9 +243,11 @@ def test_a_void_batch_that_crashes_is_dropped_quietly():
 def test_the_inputs_of_a_void_batch_are_not_recomputed_twice():
     drv, shared = _shared_batch_state()  # runs on n2 with inputs made on n1 and n2
     drv.s.recover_lost(lambda item: item.meta.task_id == "t1>a", "t1>a is gone")
-    assert shared.void and shared.batch_id in drv.running and drv.s._recomputes == {"t0": 1, "t1": 1}
+    assert shared.void and shared.batch_id in drv.running and drv.s.recovery.recomputes == {"t0": 1, "t1": 1}
     drv.s.recover_lost(lambda item: item.node_id == "n1", "objects made on n1 are gone")
-    assert drv.s._recomputes["t0"] == 1 and drv.s._recomputes["t1"] == 1, "their inputs were discarded already"
+    assert drv.s.recovery.recomputes["t0"] == 1 and drv.s.recovery.recomputes["t1"] == 1, (
+        "their inputs were discarded already"
+    )
     drv.run()
     assert drv.s.fatal is None and _result_ids(drv) == _exactly_once(6, ABC)
     d.assert_balanced(drv.s)
@@ -273,7 +276,7 @@ def test_lost_inputs_without_lineage_fail_the_run_with_the_original_error():
     drv.run(handle)
     assert len(crashed) == 1
     fatal = drv.s.fatal
-    assert fatal is not None and (fatal.stage, fatal.task_id, fatal.error_type) == ("b", "t3>a", "ObjectLostError")
+    assert fatal is not None and (fatal.stage, fatal.task_ids, fatal.error_type) == ("b", ["t3>a"], "ObjectLostError")
     assert drv.s.recomputed_partitions == 0 and drv.s.counters[1].tasks_discarded == 0
 
 
@@ -316,7 +319,7 @@ def test_losing_data_an_all_inputs_stage_took_in_restarts_it_with_every_partitio
     if kind == "barrier":  # it took in every partition at once: all of them run again
         assert rerun == {f"t{i}" for i in range(6)}
     else:  # the maps it had made (and the inputs on the lost node) run again; queued inputs are mapped once
-        maps = Counter(t for b in drv.dispatched if b.method == "shuffle_map" for t in b.task_ids)
+        maps = Counter(t for b in drv.dispatched if b.call is CallKind.SHUFFLE_MAP for t in b.task_ids)
         assert {t.split(">")[0] for t, n in maps.items() if n == 2} <= rerun
         assert set(maps) == {f"t{i}>a" for i in range(6)}
     assert not drv.s.operators[1].in_flight and drv.s.operators[1].finished()
@@ -374,7 +377,7 @@ def test_losing_data_before_a_shuffle_starts_gives_the_clean_result(seed):
     assert sorted((i.meta.task_id, i.meta.num_items) for i in drv.s.results) == sorted(
         (i.meta.task_id, i.meta.num_items) for i in clean.s.results
     )
-    maps = [b for b in drv.dispatched if b.method == "shuffle_map"]
+    maps = [b for b in drv.dispatched if b.call is CallKind.SHUFFLE_MAP]
     assert sorted(t for b in maps for t in b.task_ids) == sorted(f"t{i}>a" for i in range(8)), "each input mapped once"
     d.assert_balanced(drv.s)
 
@@ -389,7 +392,7 @@ def test_unmapped_shuffle_inputs_lost_after_the_shuffle_started_are_recomputed()
     mark = {}
 
     def handle(driver, batch):
-        if batch.method == "shuffle_map" and not mark:  # the first map runs on n2, with an input made on n2
+        if batch.call is CallKind.SHUFFLE_MAP and not mark:  # the first map runs on n2, with an input made on n2
             assert driver.node_of(batch) == batch.items[0].node_id == "n2"
             queued = driver.s.operators[1].queue
             mark["unmapped_on_n1"] = sorted(i.meta.task_id for i in queued if i.node_id == "n1")
@@ -402,7 +405,7 @@ def test_unmapped_shuffle_inputs_lost_after_the_shuffle_started_are_recomputed()
     assert sorted((i.meta.task_id, i.meta.num_items) for i in drv.s.results) == sorted(
         (i.meta.task_id, i.meta.num_items) for i in clean.s.results
     )
-    maps = [t for b in drv.dispatched if b.method == "shuffle_map" for t in b.task_ids]
+    maps = [t for b in drv.dispatched if b.call is CallKind.SHUFFLE_MAP for t in b.task_ids]
     assert sorted(maps) == sorted(f"t{i}>a" for i in range(8)), "each input mapped once"
     d.assert_balanced(drv.s)
 
@@ -446,7 +449,7 @@ def test_a_partition_lost_more_than_max_recomputes_times_is_data_lost(on_error):
     assert drv.s.recomputed_partitions == MAX_RECOMPUTES
     assert _dispatches(drv, 0)["t0"] == MAX_RECOMPUTES + 1
     failure = drv.s.fatal if on_error == "raise" else drv.s.skipped[0]
-    assert failure is not None and (failure.task_id, failure.error_type) == ("t0>a", "DataLostError")
+    assert failure is not None and (failure.task_ids, failure.error_type) == (["t0>a"], "DataLostError")
     assert f"already recomputed {MAX_RECOMPUTES} times" in failure.message
     if on_error == "skip":
         assert drv.s.fatal is None and len(drv.s.skipped) == 1
@@ -471,7 +474,11 @@ def test_a_partition_lost_with_node_after_node_gives_up_after_max_recomputes():
     assert len(swaps) == MAX_RECOMPUTES + 1
     assert drv.s.recomputed_partitions == MAX_RECOMPUTES
     fatal = drv.s.fatal
-    assert fatal is not None and (fatal.stage, fatal.task_id, fatal.error_type) == ("a", "(node lost)", "DataLostError")
+    assert fatal is not None and (fatal.stage, fatal.task_ids, fatal.error_type) == (
+        "a",
+        ["(node lost)"],
+        "DataLostError",
+    )
     assert f"node {swaps[-1]} left the cluster" in fatal.message
     assert f"already recomputed {MAX_RECOMPUTES} times" in fatal.message
 
@@ -608,7 +615,9 @@ def test_lost_first_stage_inputs_are_not_dropped_silently_when_partitions_come_f
     handle, crashed = _crash_first(_holds("t1", 0))
     drv.run(handle)
     assert len(crashed) == 1
-    accounted = {i.meta.task_id.split(">")[0] for i in drv.s.results} | {f.task_id for f in drv.s.skipped}
+    accounted = {i.meta.task_id.split(">")[0] for i in drv.s.results} | {
+        tid for f in drv.s.skipped for tid in f.task_ids
+    }
     assert drv.s.fatal is not None or accounted == {"t0", "t1", "t2"}, "t1 must end as a result or a failure"
 
 

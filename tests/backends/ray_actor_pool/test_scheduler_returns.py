@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import scheduler_driver as d
 
+from raycurator.backends.ray_actor_pool.runtime import num_returns
 from raycurator.backends.ray_actor_pool.scheduling.capacity import NodeCapacity
-from raycurator.backends.ray_actor_pool.scheduling.items import BatchSummary, TaskMeta
+from raycurator.backends.ray_actor_pool.scheduling.items import BatchSummary, CallKind, TaskMeta
 from raycurator.backends.ray_actor_pool.scheduling.operators import StageSpec
 
 
@@ -15,11 +16,11 @@ def test_a_stage_that_fans_out_switches_to_chunked_returns_and_items_point_into_
     drv.step()
     drv.ready()
     first = drv.step()[0]
-    assert first.method == "run" and first.num_returns == 2, "nothing is known about the stage yet"
+    assert first.call is CallKind.RUN and num_returns(first) == 2, "nothing is known about the stage yet"
     outputs = [TaskMeta(f"{first.items[0].meta.task_id}.{i}") for i in range(7)]
     drv.complete(first, BatchSummary(outputs=outputs, output_counts=[7]))
     later = [b for b in drv.step() if b.stage_index == 0]
-    assert later and all(b.method == "run_chunked" and b.num_returns == "streaming" for b in later)
+    assert later and all(b.call is CallKind.RUN_CHUNKED and num_returns(b) == "streaming" for b in later)
     assert all(b.kwargs["chunk_size"] == 3 for b in later)
     chunked = later[0]
     metas = [TaskMeta(f"{chunked.items[0].meta.task_id}.{i}") for i in range(7)]
@@ -35,4 +36,4 @@ def test_one_to_one_stages_keep_plain_calls() -> None:
     drv = d.Driver([StageSpec("a"), StageSpec("b")], [NodeCapacity("n1", 2.0)])
     drv.start(d.make_items(8))
     drv.run()
-    assert all(b.method == "run" for b in drv.dispatched)
+    assert all(b.call is CallKind.RUN for b in drv.dispatched)

@@ -60,11 +60,10 @@ class LocalExecutor(BaseExecutor):
         try:
             for stage, counters in zip(stages, report.stages, strict=True):
                 tasks = self._run_stage(stage, tasks, counters)
-            report.status = "succeeded"
+            report.succeeded()
         except BaseException as error:
             outputs.close(succeeded=False)
-            report.status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-            report.error = f"{type(error).__name__}: {error}".split("\n--- original traceback")[0]
+            report.failed(error)
             raise
         finally:
             report.finished_at = time.time()
@@ -110,7 +109,7 @@ class LocalExecutor(BaseExecutor):
                 )
                 counters.add_custom_metrics(adapter.last_custom_metrics)
                 if self._ledger is not None:
-                    task_ids = ", ".join(t.task_id for t in batch)
+                    task_ids = [t.task_id for t in batch]
                     for record in adapter.last_skipped_records:
                         self._ledger.record(skipped_record_entry(stage.name, task_ids, record))
                 counters.busy_s += time.time() - start

@@ -11,16 +11,16 @@ from __future__ import annotations
 import logging
 import os
 import time
-import traceback
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import ray
 
 from raycurator.backends.base import BaseStageAdapter, NodeInfo, WorkerMetadata
 from raycurator.backends.failures import TaskFailure
-from raycurator.backends.ray_actor_pool.fusion import MemberStageError, MemberStats, add_metrics
-from raycurator.backends.ray_actor_pool.scheduling.items import BatchSummary, TaskMeta
+from raycurator.backends.ray_actor_pool.scheduling.items import BatchSummary, MemberStats, TaskMeta, add_metrics
+from raycurator.errors import SkippedRecord
 from raycurator.stages.base import ProcessingStage
 from raycurator.tasks import Task
 
@@ -44,25 +44,54 @@ def task_meta(task: Task) -> TaskMeta:
     )
 
 
-#: The figures of a fused stage's members that add up over calls.
-MEMBER_SUMS = ("tasks_in", "tasks_out", "filtered", "failed", "rows_in", "rows_out", "rows_failed", "process_time")
+def fetch_tasks(inputs: list[tuple[Any, int | None]]) -> list[Task]:
+    """The tasks behind (object reference, index or None) pairs, fetching each object once."""
+    refs = list({id(ref): ref for ref, _ in inputs}.values())
+    values = dict(zip((id(r) for r in refs), ray.get(refs), strict=True)) if refs else {}
+    return [values[id(ref)] if index is None else values[id(ref)][index] for ref, index in inputs]
 
 
-def _failure(stage: ProcessingStage, tasks: list[Task], error: BaseException) -> TaskFailure:
-    files: list[str] = []
-    for task in tasks:
-        files.extend(f for f in task.source_files if f not in files)
-    stage_name = stage.name
-    if isinstance(error, MemberStageError):  # name the member of a fused stage that raised
-        stage_name, error = error.stage_name, error.error
-    return TaskFailure(
-        stage=stage_name,
-        task_id=", ".join(t.task_id for t in tasks),
-        source_files=files,
-        error_type=type(error).__name__,
-        message=str(error),
-        traceback="".join(traceback.format_exception(error)),
-    )
+class MemberStageError(Exception):
+    """One member of a fused group raised: names that member, keeps the figures of the aborted call."""
+
+    def __init__(self, stage_name: str, error: BaseException, member_stats: list[MemberStats]) -> None:
+        super().__init__(str(error))
+        self.stage_name = stage_name
+        self.error = error
+        self.member_stats = member_stats
+
+
+@dataclass
+class Processed:
+    """What processing one batch produced inside the actor."""
+
+    outputs: list[Task]
+    output_counts: list[int] | None = None
+    custom_metrics: dict[str, float] = field(default_factory=dict)
+    skipped_records: list[SkippedRecord] = field(default_factory=list)
+    member_stats: list[MemberStats] | None = None  # a fused group: per member, in order
+
+    def add(self, other: Processed) -> None:
+        """Append the result of processing the next input (one-by-one retries)."""
+        self.outputs.extend(other.outputs)
+        self.output_counts = [*(self.output_counts or []), len(other.outputs)]
+        add_metrics(self.custom_metrics, other.custom_metrics)
+        self.skipped_records.extend(other.skipped_records)
+        self.member_stats = merge_member_stats(self.member_stats, other.member_stats)
+
+
+def merge_member_stats(total: list[MemberStats] | None, more: list[MemberStats] | None) -> list[MemberStats] | None:
+    """Per-member figures of two calls added member by member."""
+    if more is None:
+        return total
+    if total is None:
+        return list(more)
+    for position, member in enumerate(more):
+        if position < len(total):
+            total[position].add(member)
+        else:
+            total.append(member)
+    return total
 
 
 class RayActorPoolStageAdapter(BaseStageAdapter):
@@ -71,7 +100,7 @@ class RayActorPoolStageAdapter(BaseStageAdapter):
     def __init__(self, stage: ProcessingStage) -> None:
         super().__init__(stage)
         self.node_info, self.worker_metadata = get_worker_metadata_and_node_id()
-        self.stage.setup(self.worker_metadata)
+        self.setup(self.worker_metadata)
         batch_size = stage.batch_size
         if batch_size is None:
             logger.warning("stage '%s' declares no batch_size; using 1", stage.name)
@@ -96,13 +125,20 @@ class RayActorPoolStageAdapter(BaseStageAdapter):
             "batch_size": self._batch_size,
         }
 
-    def _fetch(self, inputs: list[tuple[Any, int | None]]) -> list[Task]:
-        refs = list({id(ref): ref for ref, _ in inputs}.values())
-        values = dict(zip((id(r) for r in refs), ray.get(refs), strict=True))
-        return [values[id(ref)] if index is None else values[id(ref)][index] for ref, index in inputs]
-
     def _summary(self, **kwargs: Any) -> BatchSummary:
         return BatchSummary(node_id=self.node_info.node_id, worker_id=self.worker_metadata.worker_id, **kwargs)
+
+    def process(self, tasks: list[Task]) -> Processed:
+        """Run the stage on `tasks` (raises what the stage raises)."""
+        outputs = self.process_batch(tasks)
+        return Processed(
+            outputs, self.last_output_counts, dict(self.last_custom_metrics), list(self.last_skipped_records)
+        )
+
+    def _failure(self, tasks: list[Task], error: BaseException) -> TaskFailure:
+        if isinstance(error, MemberStageError):  # name the member of a fused group that raised
+            return TaskFailure.from_exception(error.stage_name, tasks, error.error)
+        return TaskFailure.from_exception(self.stage.name, tasks, error)
 
     def run(
         self, inputs: list[tuple[Any, int | None]], isolate_failures: bool = False
@@ -112,42 +148,45 @@ class RayActorPoolStageAdapter(BaseStageAdapter):
         A stage error is reported in the summary, not raised. With `isolate_failures`, a
         failing batch is retried one task at a time so only the failing tasks are reported.
         """
-        tasks = self._fetch(inputs)
+        tasks = fetch_tasks(inputs)
         start = time.perf_counter()
         rows_in = sum(t.num_items for t in tasks)
-        members: list[MemberStats] | None = None
+        failures: list[TaskFailure] = []
+        failed: list[int] = []
         try:
-            outputs = self.process_batch(tasks)
-            counts = self.last_output_counts
-            metrics = dict(self.last_custom_metrics)
-            skipped = list(self.last_skipped_records)
-            members = self._member_stats(None)
-            failures: list[TaskFailure] = []
-            failed: list[int] = []
+            done = self.process(tasks)
         except Exception as error:
             if not isolate_failures or len(tasks) == 1:
                 summary = self._summary(
-                    failures=[_failure(self.stage, tasks, error)],
+                    failures=[self._failure(tasks, error)],
                     failed_input_positions=list(range(len(tasks))),
                     rows_in=rows_in,
                     process_time=time.perf_counter() - start,
-                    member_stats=self._member_stats(None),
+                    member_stats=error.member_stats if isinstance(error, MemberStageError) else None,
                 )
                 return [], summary
-            outputs, counts, failures, failed, members, metrics, skipped = self._one_by_one(tasks)
+            done = Processed([], [])
+            for position, task in enumerate(tasks):
+                try:
+                    done.add(self.process([task]))
+                except Exception as task_error:
+                    failures.append(self._failure([task], task_error))
+                    failed.append(position)
+                    if isinstance(task_error, MemberStageError):
+                        done.member_stats = merge_member_stats(done.member_stats, task_error.member_stats)
         summary = self._summary(
-            outputs=[task_meta(t) for t in outputs],
-            output_counts=counts,
+            outputs=[task_meta(t) for t in done.outputs],
+            output_counts=done.output_counts,
             rows_in=rows_in,
-            rows_out=sum(t.num_items for t in outputs),
+            rows_out=sum(t.num_items for t in done.outputs),
             process_time=time.perf_counter() - start,
             failures=failures,
             failed_input_positions=failed,
-            member_stats=members,
-            custom_metrics=metrics,
-            skipped_records=skipped,
+            member_stats=done.member_stats,
+            custom_metrics=done.custom_metrics,
+            skipped_records=done.skipped_records,
         )
-        return outputs, summary
+        return done.outputs, summary
 
     def run_chunked(
         self, inputs: list[tuple[Any, int | None]], chunk_size: int, isolate_failures: bool = False
@@ -161,55 +200,6 @@ class RayActorPoolStageAdapter(BaseStageAdapter):
             yield outputs[start : start + chunk_size]
         yield summary
 
-    def _member_stats(self, merged: list[MemberStats] | None) -> list[MemberStats] | None:
-        """The fused stage's per-member figures of the last call, added into `merged`."""
-        latest = getattr(self.stage, "last_member_stats", None)
-        if latest is None:
-            return merged
-        self.stage.last_member_stats = []
-        if merged is None:
-            return list(latest)
-        for position, member in enumerate(latest):
-            if position >= len(merged):
-                merged.append(member)
-                continue
-            total = merged[position]
-            for name in MEMBER_SUMS:
-                setattr(total, name, getattr(total, name) + getattr(member, name))
-            total.output_counts.extend(member.output_counts)
-            add_metrics(total.custom_metrics, member.custom_metrics)
-            total.skipped_records.extend(member.skipped_records)
-        return merged
-
-    def _one_by_one(
-        self, tasks: list[Task]
-    ) -> tuple[
-        list[Task], list[int], list[TaskFailure], list[int], list[MemberStats] | None, dict[str, float], list[Any]
-    ]:
-        outputs: list[Task] = []
-        metrics: dict[str, float] = {}
-        skipped: list[Any] = []
-        counts: list[int] = []
-        failures: list[TaskFailure] = []
-        failed: list[int] = []
-        members: list[MemberStats] | None = None
-        if hasattr(self.stage, "last_member_stats"):
-            self.stage.last_member_stats = []  # forget the aborted whole-batch attempt
-        for position, task in enumerate(tasks):
-            try:
-                produced = self.process_batch([task])
-            except Exception as error:
-                failures.append(_failure(self.stage, [task], error))
-                failed.append(position)
-                members = self._member_stats(members)
-                continue
-            members = self._member_stats(members)
-            add_metrics(metrics, self.last_custom_metrics)
-            skipped.extend(self.last_skipped_records)
-            outputs.extend(produced)
-            counts.append(len(produced))
-        return outputs, counts, failures, failed, members, metrics, skipped
-
 
 class ShuffleStageAdapter(RayActorPoolStageAdapter):
     """Adds the two halves of a shuffle: split one input into partitions, merge one partition."""
@@ -218,12 +208,12 @@ class ShuffleStageAdapter(RayActorPoolStageAdapter):
         self, inputs: list[tuple[Any, int | None]], num_partitions: int, isolate_failures: bool = False
     ) -> tuple:
         """Return `num_partitions` Arrow tables (one object each) followed by the summary."""
-        (task,) = self._fetch(inputs)
+        (task,) = fetch_tasks(inputs)
         start = time.perf_counter()
         try:
             pieces = self.stage.partition(task, num_partitions)  # type: ignore[attr-defined]
         except Exception as error:
-            failure = _failure(self.stage, [task], error)
+            failure = self._failure([task], error)
             summary = self._summary(
                 failures=[failure],
                 failed_input_positions=[0],
@@ -248,7 +238,7 @@ class ShuffleStageAdapter(RayActorPoolStageAdapter):
         isolate_failures: bool = False,
     ) -> tuple[list[Task], BatchSummary]:
         """Merge every piece of partition `partition_index` into (at most) one output task."""
-        tables = self._fetch(inputs)
+        tables = fetch_tasks(inputs)
         start = time.perf_counter()
         self.stage._consume_custom_metrics()
         self._timer.reinit(sum(t.nbytes for t in tables))
@@ -256,8 +246,8 @@ class ShuffleStageAdapter(RayActorPoolStageAdapter):
             with self._timer.time_process(sum(t.num_rows for t in tables)):
                 merged = self.stage.merge(partition_index, tables, dataset_name)  # type: ignore[attr-defined]
         except Exception as error:
-            failure = _failure(self.stage, [], error)
-            failure.task_id = f"{self.stage.name}-partition-{partition_index:05d}"
+            failure = self._failure([], error)
+            failure.task_ids = [f"{self.stage.name}-partition-{partition_index:05d}"]
             return [], self._summary(failures=[failure], failed_input_positions=[], process_time=0.0)
         outputs = [merged] if merged is not None else []
         metrics = self.stage._consume_custom_metrics()
@@ -273,7 +263,6 @@ class ShuffleStageAdapter(RayActorPoolStageAdapter):
         )
 
 
-def actor_class_for(stage: ProcessingStage, adapter_class: type[RayActorPoolStageAdapter]) -> type:
-    """A subclass of `adapter_class` named after the stage's class (what Ray shows)."""
-    name = getattr(stage, "actor_class_name", None) or type(stage).__name__
+def actor_class_for(name: str, adapter_class: type[RayActorPoolStageAdapter]) -> type:
+    """A subclass of `adapter_class` called `name` (what Ray's state API and logs show)."""
     return type(name, (adapter_class,), {"__module__": adapter_class.__module__, "__qualname__": name})

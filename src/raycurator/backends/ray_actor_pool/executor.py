@@ -19,17 +19,18 @@ from raycurator.backends.outputs import RunOutputs
 from raycurator.backends.progress import ProgressReporter
 from raycurator.backends.ray_actor_pool.adapter import task_meta
 from raycurator.backends.ray_actor_pool.config import ActorPoolConfig
-from raycurator.backends.ray_actor_pool.fusion import FusedStage, plan_fusion
+from raycurator.backends.ray_actor_pool.fusion import PlannedStage, plan_stages
 from raycurator.backends.ray_actor_pool.runtime import PoolRuntime
 from raycurator.backends.ray_actor_pool.scheduling.capacity import NodeCapacity
-from raycurator.backends.ray_actor_pool.scheduling.items import Item
+from raycurator.backends.ray_actor_pool.scheduling.items import Item, StageKind
 from raycurator.backends.ray_actor_pool.scheduling.lineage import LineageTracker
 from raycurator.backends.ray_actor_pool.scheduling.operators import StageSpec
+from raycurator.backends.ray_actor_pool.scheduling.policy import POLICIES
 from raycurator.backends.ray_actor_pool.scheduling.scheduler import SchedulerConfig, StreamingScheduler
 from raycurator.backends.ray_cluster import ClusterNode, RayConnection, alive_nodes, ray_gpus, run_setup_on_nodes
 from raycurator.backends.report import RunReport
 from raycurator.backends.report_html import write_report_html
-from raycurator.errors import InsufficientResourcesError, PipelineConfigError, StageExecutionError
+from raycurator.errors import InsufficientResourcesError, PipelineConfigError
 from raycurator.stages.base import ProcessingStage, RayStageSpecKeys
 from raycurator.tasks import Task
 
@@ -68,29 +69,26 @@ class RayActorPoolExecutor(BaseExecutor):
             self.options = configured
 
     # -- set-up helpers ---------------------------------------------------------------------------
-    def _plan(self, stages: list[ProcessingStage], starts_from_source: bool) -> list[ProcessingStage]:
-        """The stages as they will run: consecutive compatible map stages fused (streaming mode)."""
-        if self.options.mode != "streaming" or not self.options.fuse_stages:
-            return list(stages)
-        groups = plan_fusion(stages, starts_from_source, self.options.stage_on_error)
-        return [stages[g[0]] if len(g) == 1 else FusedStage([stages[i] for i in g]) for g in groups]
+    def _plan(self, stages: list[ProcessingStage], starts_from_source: bool) -> list[PlannedStage]:
+        """The steps of the run: consecutive compatible map stages fused (streaming mode)."""
+        fuse = POLICIES[self.options.mode].fuses_stages and self.options.fuse_stages
+        return plan_stages(stages, fuse, starts_from_source, self.options.stage_on_error)
 
-    def _spec(self, stage: ProcessingStage) -> StageSpec:
-        members = stage.members if isinstance(stage, FusedStage) else [stage]
-        ray_spec = members[0].ray_stage_spec()
-        kind = "shuffle" if ray_spec.get("is_shuffle") else "barrier" if stage.is_barrier else "map"
-        on_error = self.options.stage_on_error.get(members[0].name) or ray_spec.get(RayStageSpecKeys.ON_ERROR)
+    def _spec(self, planned: PlannedStage) -> StageSpec:
+        lead = planned.lead
+        ray_spec = lead.ray_stage_spec()
+        on_error = self.options.stage_on_error.get(lead.name) or ray_spec.get(RayStageSpecKeys.ON_ERROR)
         return StageSpec(
-            name=stage.name,
-            cpus=float(stage.resources.cpus),
-            gpus=ray_gpus(stage),
-            batch_size=effective_batch_size(stage),
-            max_workers=stage.num_workers(),
+            name=planned.name,
+            cpus=float(lead.resources.cpus),
+            gpus=ray_gpus(lead),
+            batch_size=effective_batch_size(lead),
+            max_workers=planned.num_workers(),
             on_error=on_error or self.options.on_error,
             max_task_retries=int(ray_spec.get(RayStageSpecKeys.MAX_TASK_RETRIES, self.options.max_task_retries)),
-            kind=kind,
-            num_partitions=getattr(stage, "num_partitions", None) if kind == "shuffle" else None,
-            member_names=tuple(m.name for m in members) if len(members) > 1 else (),
+            kind=planned.kind,
+            num_partitions=getattr(lead, "num_partitions", None) if planned.kind is StageKind.SHUFFLE else None,
+            member_names=tuple(m.name for m in planned.members) if planned.fused else (),
         )
 
     def _capacities(self, nodes: list[ClusterNode]) -> list[NodeCapacity]:
@@ -205,21 +203,12 @@ class RayActorPoolExecutor(BaseExecutor):
                         "results_discarded": scheduler.results_discarded,
                     }
                 if scheduler.fatal is not None:
-                    fatal = scheduler.fatal
-                    raise StageExecutionError(
-                        fatal.stage,
-                        fatal.task_id.split(", "),
-                        fatal.source_files,
-                        fatal.error_type,
-                        fatal.message,
-                        fatal.traceback,
-                    )
+                    raise scheduler.fatal.to_error()
             outputs.close(succeeded=True)
-            report.status = "succeeded"
+            report.succeeded()
         except BaseException as error:
             outputs.close(succeeded=False)
-            report.status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-            report.error = f"{type(error).__name__}: {error}".split("\n--- original traceback")[0]
+            report.failed(error)
             raise
         finally:
             report.finished_at = time.time()

@@ -1,87 +1,106 @@
-"""Stage fusion: consecutive map stages that ask for the same resources run in one actor.
+"""The run's plan: which stages run together in one actor (fusion), and the adapter that runs a group.
 
 Fusing saves an actor start-up per stage and a trip through the object store between stages.
-A `FusedStage` runs its members in order inside one `process_batch` call, each through its own
-`BaseStageAdapter` (so every member still attaches its own perf stats) and each with its own
-batch size; it reports per-member figures so run reports keep one row per original stage, and
-an error names the member that raised. Never fused: barrier and shuffle stages, the first stage
-of a run that starts from the empty start token (it fans out the source partitions), and a stage
-after one that declares `is_fanout_stage` (fan-out outputs are spread over the pool).
+Consecutive map stages that ask for the same resources, error policy and runtime environment
+form one `PlannedStage`; its actors run a `FusedStageAdapter`, which runs the members in order
+inside one call, each through its own `BaseStageAdapter` (so every member attaches its own perf
+stats) and with its own batch size, and returns per-member figures (`MemberStats`) in the call's
+summary, so run reports keep one row per original stage; an error names the member that raised.
+Never fused: barrier and shuffle stages, the first stage of a run that starts from the empty
+start token (it fans out the source partitions), and a stage after one that declares
+`is_fanout_stage` (fan-out outputs are spread over the pool).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from raycurator.backends.base import BaseStageAdapter, effective_batch_size, iter_batches
-from raycurator.errors import SkippedRecord
+from raycurator.backends.base import BaseStageAdapter, WorkerMetadata, effective_batch_size, iter_batches
+from raycurator.backends.ray_actor_pool.adapter import (
+    MemberStageError,
+    Processed,
+    RayActorPoolStageAdapter,
+    ShuffleStageAdapter,
+)
+from raycurator.backends.ray_actor_pool.scheduling.items import MemberStats, StageKind, add_metrics
 from raycurator.stages.base import ProcessingStage, RayStageSpecKeys
+from raycurator.stages.shuffle import IS_SHUFFLE
 from raycurator.tasks import Task
 
 
-@dataclass
-class MemberStats:
-    """What one member stage did during one call of a fused stage."""
-
-    stage_name: str
-    tasks_in: int = 0
-    tasks_out: int = 0
-    filtered: int = 0
-    failed: int = 0
-    rows_in: int = 0
-    rows_out: int = 0
-    rows_failed: int = 0
-    process_time: float = 0.0
-    output_counts: list[int] = field(default_factory=list)
-    custom_metrics: dict[str, float] = field(default_factory=dict)
-    skipped_records: list[SkippedRecord] = field(default_factory=list)
+def stage_kind(stage: ProcessingStage) -> StageKind:
+    """How the stage takes its inputs (read once, when the plan is made)."""
+    if stage.ray_stage_spec().get(IS_SHUFFLE):
+        return StageKind.SHUFFLE
+    return StageKind.BARRIER if stage.is_barrier else StageKind.MAP
 
 
-class MemberStageError(Exception):
-    """An exception raised by one member of a fused stage (keeps the member's name)."""
+@dataclass(frozen=True)
+class PlannedStage:
+    """One step of the run as executed: a stage, or a fused group of consecutive map stages."""
 
-    def __init__(self, stage_name: str, error: BaseException) -> None:
-        super().__init__(str(error))
-        self.stage_name = stage_name
-        self.error = error
+    members: tuple[ProcessingStage, ...]
+    kind: StageKind
 
+    @classmethod
+    def of(cls, members: list[ProcessingStage]) -> PlannedStage:
+        return cls(tuple(members), stage_kind(members[0]))
 
-class FusedStage(ProcessingStage[Task, Task]):
-    """Several map stages run back to back in one worker."""
+    @property
+    def lead(self) -> ProcessingStage:
+        """The first member: its resources, batch size and runtime environment are the group's."""
+        return self.members[0]
 
-    _is_abstract_root = True  # an execution detail: not a user stage, not registered
-    records_own_perf = True  # each member attaches its own StagePerfStats
+    @property
+    def fused(self) -> bool:
+        return len(self.members) > 1
 
-    def __init__(self, members: list[ProcessingStage]) -> None:
-        self.members = list(members)
-        self._name = "+".join(m.name for m in members)
-        self._resources = members[0].resources
-        self._batch_size = members[0].batch_size
-        self._runtime_env = members[0].runtime_env  # members share it (see _policy)
-        self.actor_class_name = "__".join(type(m).__name__ for m in members)[:200]
-        self.last_member_stats: list[MemberStats] = []
+    @property
+    def name(self) -> str:
+        return "+".join(m.name for m in self.members)
+
+    @property
+    def actor_class_name(self) -> str:
+        """What Ray shows for this step's actors: the stage class (classes, for a group)."""
+        return "__".join(type(m).__name__ for m in self.members)[:200]
+
+    @property
+    def adapter_class(self) -> type[RayActorPoolStageAdapter]:
+        if self.fused:
+            return FusedStageAdapter
+        return ShuffleStageAdapter if self.kind is StageKind.SHUFFLE else RayActorPoolStageAdapter
+
+    @property
+    def actor_argument(self) -> ProcessingStage | list[ProcessingStage]:
+        """What the adapter class is constructed with inside the actor."""
+        return list(self.members) if self.fused else self.lead
 
     def num_workers(self) -> int | None:
         caps = [c for c in (m.num_workers() for m in self.members) if c]
         return min(caps) if caps else None
 
-    def setup(self, worker_metadata: Any = None) -> None:
-        self._adapters = [BaseStageAdapter(m) for m in self.members]
-        for adapter in self._adapters:
+
+class FusedStageAdapter(RayActorPoolStageAdapter):
+    """Runs a fused group of stages back to back in one actor, reporting each member's figures."""
+
+    def __init__(self, members: list[ProcessingStage]) -> None:
+        self.member_adapters = [BaseStageAdapter(m) for m in members]
+        super().__init__(members[0])
+
+    def setup(self, worker_metadata: WorkerMetadata | None = None) -> None:
+        for adapter in self.member_adapters:
             adapter.setup(worker_metadata)
 
     def teardown(self) -> None:
-        for adapter in getattr(self, "_adapters", []):
+        for adapter in self.member_adapters:
             adapter.teardown()
 
-    def process(self, task: Task) -> Task | list[Task] | None:
-        return self.process_batch([task])
-
-    def process_batch(self, tasks: list[Task]) -> list[Task]:
+    def process(self, tasks: list[Task]) -> Processed:
+        """Run every member in turn; raises `MemberStageError` (with the figures so far) when one fails."""
         stats: list[MemberStats] = []
         current = list(tasks)
-        for adapter in self._adapters:
+        for adapter in self.member_adapters:
             member = adapter.stage
             record = MemberStats(member.name, tasks_in=len(current), rows_in=sum(t.num_items for t in current))
             produced: list[Task] = []
@@ -92,13 +111,12 @@ class FusedStage(ProcessingStage[Task, Task]):
                     # this member fails all it was given; earlier members' figures stand
                     record.failed, record.output_counts = record.tasks_in, []
                     record.rows_failed = record.rows_in
-                    self.last_member_stats = [*stats, record]
-                    raise MemberStageError(member.name, error) from error
+                    raise MemberStageError(member.name, error, [*stats, record]) from error
                 counts = adapter.last_output_counts
                 record.output_counts.extend(
                     counts if counts and len(counts) == len(chunk) else _attributed(len(chunk), len(outputs))
                 )
-                record.process_time += adapter._timer.log_stats().process_time
+                record.process_time += adapter.last_process_time
                 add_metrics(record.custom_metrics, adapter.last_custom_metrics)
                 record.skipped_records.extend(adapter.last_skipped_records)
                 produced.extend(outputs)
@@ -107,16 +125,7 @@ class FusedStage(ProcessingStage[Task, Task]):
             record.filtered = sum(1 for c in record.output_counts if c == 0)
             stats.append(record)
             current = produced
-        self.last_member_stats = stats
-        self._output_counts = stats[0].output_counts if stats else []
-        return current
-
-
-def add_metrics(total: dict[str, float], metrics: dict[str, float] | None) -> dict[str, float]:
-    """Add `metrics` into `total` name by name; returns `total`."""
-    for name, value in (metrics or {}).items():
-        total[name] = total.get(name, 0.0) + float(value)
-    return total
+        return Processed(current, stats[0].output_counts if stats else [], member_stats=stats)
 
 
 def _attributed(inputs: int, outputs: int) -> list[int]:
@@ -125,11 +134,10 @@ def _attributed(inputs: int, outputs: int) -> list[int]:
 
 
 def _fusable(stage: ProcessingStage) -> bool:
-    spec = stage.ray_stage_spec()
-    return not stage.is_barrier and not spec.get("is_shuffle") and not spec.get(RayStageSpecKeys.IS_ACTOR_STAGE)
+    return stage_kind(stage) is StageKind.MAP and not stage.ray_stage_spec().get(RayStageSpecKeys.IS_ACTOR_STAGE)
 
 
-def _policy(stage: ProcessingStage) -> tuple:
+def _policy(stage: ProcessingStage) -> tuple[Any, ...]:
     spec = stage.ray_stage_spec()
     resources = stage.resources
     return (
@@ -166,3 +174,13 @@ def plan_fusion(
         else:
             groups.append([index])
     return groups
+
+
+def plan_stages(
+    stages: list[ProcessingStage], fuse: bool, starts_from_source: bool, stage_on_error: dict[str, str] | None = None
+) -> list[PlannedStage]:
+    """The steps of a run: `stages` one by one, or with compatible neighbours fused when `fuse`."""
+    if not fuse:
+        return [PlannedStage.of([stage]) for stage in stages]
+    groups = plan_fusion(stages, starts_from_source, stage_on_error)
+    return [PlannedStage.of([stages[i] for i in group]) for group in groups]

@@ -13,13 +13,10 @@ from ray.exceptions import GetTimeoutError, ObjectLostError, RayActorError, RayT
 
 from raycurator.backends.failures import TaskFailure
 from raycurator.backends.progress import ProgressReporter
-from raycurator.backends.ray_actor_pool.adapter import (
-    RayActorPoolStageAdapter,
-    ShuffleStageAdapter,
-    actor_class_for,
-)
+from raycurator.backends.ray_actor_pool.adapter import actor_class_for, fetch_tasks
+from raycurator.backends.ray_actor_pool.fusion import PlannedStage
 from raycurator.backends.ray_actor_pool.scheduling.capacity import NodeCapacity
-from raycurator.backends.ray_actor_pool.scheduling.items import Batch, Item
+from raycurator.backends.ray_actor_pool.scheduling.items import Batch, CallKind, Item
 from raycurator.backends.ray_actor_pool.scheduling.recovery import LOST_DATA_ERRORS
 from raycurator.backends.ray_actor_pool.scheduling.scheduler import StreamingScheduler
 from raycurator.backends.ray_cluster import alive_nodes, pinned, ray_gpus, run_setup_on_nodes
@@ -54,9 +51,22 @@ def _root_cause(error: BaseException) -> tuple[str, str]:
     return type(error).__name__, last
 
 
-def adapter_class_for(stage: ProcessingStage) -> type[RayActorPoolStageAdapter]:
-    """The adapter class that runs `stage`: shuffles get their own."""
-    return ShuffleStageAdapter if stage.ray_stage_spec().get("is_shuffle") else RayActorPoolStageAdapter
+#: The actor method behind each kind of call.
+ACTOR_METHODS = {
+    CallKind.RUN: "run",
+    CallKind.RUN_CHUNKED: "run_chunked",
+    CallKind.SHUFFLE_MAP: "shuffle_map",
+    CallKind.SHUFFLE_REDUCE: "shuffle_reduce",
+}
+
+
+def num_returns(batch: Batch) -> int | str:
+    """How many objects the call returns: outputs then the summary ("streaming": a generator)."""
+    if batch.call is CallKind.RUN_CHUNKED:
+        return "streaming"
+    if batch.call is CallKind.SHUFFLE_MAP:
+        return batch.kwargs["num_partitions"] + 1
+    return 2
 
 
 class PoolRuntime:
@@ -64,7 +74,7 @@ class PoolRuntime:
 
     def __init__(
         self,
-        stages: list[ProcessingStage],
+        stages: list[PlannedStage],
         scheduler: StreamingScheduler,
         runtime_env: dict[str, Any] | None = None,
         progress: ProgressReporter | None = None,
@@ -78,7 +88,8 @@ class PoolRuntime:
         """`node_setup_stages` run `setup_on_node` on nodes that join during the run; `known_nodes`
         are the nodes seen at the start (a node missing from the cluster later was lost)."""
         self.run_id = run_id
-        self.node_setup_stages = node_setup_stages if node_setup_stages is not None else stages
+        members = [stage for planned in stages for stage in planned.members]
+        self.node_setup_stages = node_setup_stages if node_setup_stages is not None else members
         self.ignore_head_node = ignore_head_node
         self._known_nodes = set(known_nodes if known_nodes is not None else scheduler.nodes)
         self._next_node_check = 0.0
@@ -102,13 +113,14 @@ class PoolRuntime:
     # -- actors --------------------------------------------------------------------------------
     def _actor_class(self, index: int) -> Any:
         if index not in self._classes:
-            stage = self.stages[index]
-            self._classes[index] = ray.remote(actor_class_for(stage, adapter_class_for(stage)))
-            self._stage_refs[index] = ray.put(stage)
+            planned = self.stages[index]
+            self._classes[index] = ray.remote(actor_class_for(planned.actor_class_name, planned.adapter_class))
+            self._stage_refs[index] = ray.put(planned.actor_argument)
         return self._classes[index]
 
     def _create(self, actor_id: str, index: int, node_id: str) -> None:
-        stage = self.stages[index]
+        """Start one actor of step `index` on `node_id` (the one place actors are created)."""
+        stage = self.stages[index].lead
         options: dict[str, Any] = {
             "num_cpus": 0,
             "num_gpus": ray_gpus(stage),
@@ -155,9 +167,10 @@ class PoolRuntime:
         handle = self.handles[batch.actor_id]
         op_spec = self.scheduler.specs[batch.stage_index]
         args = [(item.ref, item.index) for item in batch.items]
-        method = getattr(handle, batch.method).options(num_returns=batch.num_returns)
+        returns = num_returns(batch)
+        method = getattr(handle, ACTOR_METHODS[batch.call]).options(num_returns=returns)
         result = method.remote(args, isolate_failures=op_spec.on_error == "skip", **batch.kwargs)
-        if batch.num_returns == "streaming":  # a generator: wait for it to finish, then take its refs
+        if returns == "streaming":  # a generator: wait for it to finish, then take its refs
             self._calls[result.completed()] = _Call(batch, batch.actor_id, [], result)
             return
         refs = list(result) if isinstance(result, list | tuple) else [result]
@@ -345,9 +358,7 @@ class PoolRuntime:
 
 def fetch_items(items: list[Item]) -> list[Task]:
     """The tasks behind `items`, fetched once per object."""
-    unique = list({id(item.ref): item.ref for item in items}.values())
-    values = dict(zip((id(r) for r in unique), ray.get(unique), strict=True)) if unique else {}
-    return [values[id(item.ref)] if item.index is None else values[id(item.ref)][item.index] for item in items]
+    return fetch_tasks([(item.ref, item.index) for item in items])
 
 
 def _lost_refs(items: list[Item]) -> set[Any]:

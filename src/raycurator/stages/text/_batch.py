@@ -25,13 +25,7 @@ def require_document_batch(stage_name: str, task: Task) -> DocumentBatch:
 
 def with_table(task: DocumentBatch, table: pa.Table) -> DocumentBatch:
     """A batch like `task` (id, dataset, metadata, perf history) holding `table`."""
-    return DocumentBatch(
-        task_id=task.task_id,
-        dataset_name=task.dataset_name,
-        data=table,
-        _stage_perf=list(task._stage_perf),
-        _metadata=dict(task._metadata),
-    )
+    return task.derive(table)
 
 
 def set_column(table: pa.Table, name: str, values: pa.Array) -> pa.Table:

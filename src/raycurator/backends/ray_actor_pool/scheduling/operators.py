@@ -7,12 +7,13 @@ phase (merge each partition). The scheduler drives all of them through the same 
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from raycurator.backends.ray_actor_pool.scheduling.items import Batch, BatchSummary, Item
+from raycurator.backends.ray_actor_pool.scheduling.items import Batch, BatchSummary, CallKind, Item, StageKind
 
 
 @dataclass(frozen=True)
@@ -26,9 +27,17 @@ class StageSpec:
     max_workers: int | None = None
     on_error: str = "raise"
     max_task_retries: int = 3
-    kind: str = "map"  # "map" | "barrier" | "shuffle"
+    kind: StageKind = StageKind.MAP
     num_partitions: int | None = None
-    member_names: tuple[str, ...] = ()  # the original stages of a fused stage, in order
+    member_names: tuple[str, ...] = ()  # the original stages of a fused group, in order
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", StageKind(self.kind))  # also accepts the kind's value ("barrier")
+
+    @property
+    def is_map(self) -> bool:
+        """Whether the stage takes its inputs in batches as they come (not all at once)."""
+        return self.kind is StageKind.MAP
 
     @property
     def members(self) -> tuple[str, ...]:
@@ -49,6 +58,8 @@ class Operator:
         self.queued_bytes = 0
         self.created_internal = 0  # items a call created and kept inside the operator (shuffle pieces)
         self.consumed_origins: set[str] = set()  # source partitions an all-inputs stage has taken in
+        self.avg_batch_s = math.inf  # moving average of a call's processing time
+        self.avg_outputs = 0.0  # moving average of outputs per full batch (for chunked returns)
 
     # -- inputs ------------------------------------------------------------------------------
     def add_inputs(self, items: list[Item]) -> None:
@@ -99,6 +110,39 @@ class Operator:
         """Forget what an all-inputs stage took in: it starts over when its inputs come again."""
         self.consumed_origins = set()
 
+    def learn(self, batch: Batch, summary: BatchSummary) -> None:
+        """Update the moving averages of call time and fan-out with a finished call."""
+        if self.counts_inputs(batch) and batch.items:
+            per_batch = len(summary.outputs) * max(1, self.spec.batch_size) / len(batch.items)
+            last = self.avg_outputs
+            self.avg_outputs = per_batch if last == 0 else 0.7 * last + 0.3 * per_batch
+        last_s = self.avg_batch_s
+        self.avg_batch_s = summary.process_time if last_s == math.inf else 0.8 * last_s + 0.2 * summary.process_time
+
+    def choose_call(self, batch: Batch, downstream: StageSpec | None) -> None:
+        """Calls that fan out return their outputs in chunks sized to the downstream batch."""
+        if batch.call not in (CallKind.RUN, CallKind.RUN_CHUNKED) or downstream is None or not downstream.is_map:
+            return
+        expected = self.avg_outputs * len(batch.items) / max(1, self.spec.batch_size)
+        if expected > downstream.batch_size:
+            batch.call = CallKind.RUN_CHUNKED
+            batch.kwargs["chunk_size"] = downstream.batch_size
+        elif batch.call is CallKind.RUN_CHUNKED:  # a retried batch: plain call again
+            batch.call = CallKind.RUN
+            batch.kwargs.pop("chunk_size", None)
+
+    def ready_batches(self) -> int:
+        """How many batches `next_batch` could return now, about."""
+        if not self.has_ready_batch():
+            return 0
+        if not self.spec.is_map:
+            return max(1, len(self.retry_queue) + (1 if self.queue else 0))
+        return len(self.retry_queue) + math.ceil(len(self.queue) / max(1, self.spec.batch_size))
+
+    def batches_of_work(self) -> int:
+        """The calls the queued work needs (sizes a stage's pool up front, stage by stage)."""
+        return math.ceil(self.pending_work / max(1, self.spec.batch_size))
+
     def retry(self, batch: Batch) -> None:
         """Queue a batch again after its actor died."""
         batch.actor_id = None
@@ -118,6 +162,9 @@ class Operator:
     def counts_inputs(self, batch: Batch) -> bool:
         """Whether this batch's inputs are the stage's inputs (not an internal phase)."""
         return True
+
+    def input_failed(self, batch: Batch) -> None:
+        """The inputs of `batch` failed and were skipped (a shuffle stops waiting for them)."""
 
     @property
     def pending_work(self) -> int:
@@ -143,6 +190,9 @@ class BarrierOperator(Operator):
     def restart(self) -> None:
         super().restart()
         self.sent = False
+
+    def batches_of_work(self) -> int:
+        return 1
 
     def _ready_fresh(self) -> bool:
         return self.upstream_done and bool(self.queue)
@@ -180,6 +230,9 @@ class ShuffleOperator(Operator):
         self.maps_total = self.maps_done = 0
         self.reduces_left = []
 
+    def batches_of_work(self) -> int:
+        return max(self.pending_work, self.spec.num_partitions or 0)
+
     def _start(self) -> None:
         self.num_partitions = self.spec.num_partitions or max(1, len(self.queue))
         self.pieces = [[] for _ in range(self.num_partitions)]
@@ -209,8 +262,7 @@ class ShuffleOperator(Operator):
             return Batch(
                 stage_index=self.index,
                 items=items,
-                method="shuffle_map",
-                num_returns=self.num_partitions + 1,
+                call=CallKind.SHUFFLE_MAP,
                 kwargs={"num_partitions": self.num_partitions},
             )
         partition = self.reduces_left.pop(0)
@@ -220,13 +272,12 @@ class ShuffleOperator(Operator):
         return Batch(
             stage_index=self.index,
             items=pieces,
-            method="shuffle_reduce",
-            num_returns=2,
+            call=CallKind.SHUFFLE_REDUCE,
             kwargs={"partition_index": partition, "dataset_name": pieces[0].meta.dataset_name},
         )
 
     def outputs_of(self, batch: Batch, refs: list[Any], summary: BatchSummary) -> list[Item]:
-        if batch.method != "shuffle_map":
+        if batch.call is not CallKind.SHUFFLE_MAP:
             return super().outputs_of(batch, refs, summary)
         assert self.pieces is not None
         self.maps_done += 1
@@ -240,21 +291,21 @@ class ShuffleOperator(Operator):
                 self.created_internal += 1
         return []
 
-    def map_failed(self) -> None:
-        """A map input was dropped (skipped after an error): the reduce phase must not wait for it."""
-        self.maps_done += 1
-
     def counts_inputs(self, batch: Batch) -> bool:
-        return batch.method == "shuffle_map"
+        return batch.call is CallKind.SHUFFLE_MAP
+
+    def input_failed(self, batch: Batch) -> None:
+        if batch.call is CallKind.SHUFFLE_MAP:
+            self.maps_done += 1  # the reduce phase must not wait for the dropped input
 
     def finished(self) -> bool:
         return super().finished() and (self.pieces is None or not self.reduces_left)
 
 
-OPERATOR_KINDS: dict[str, type[Operator]] = {
-    "map": Operator,
-    "barrier": BarrierOperator,
-    "shuffle": ShuffleOperator,
+OPERATOR_KINDS: dict[StageKind, type[Operator]] = {
+    StageKind.MAP: Operator,
+    StageKind.BARRIER: BarrierOperator,
+    StageKind.SHUFFLE: ShuffleOperator,
 }
 
 

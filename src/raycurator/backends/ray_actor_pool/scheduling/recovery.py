@@ -9,17 +9,20 @@ pipeline again. A stage that needs all of its inputs at once (a barrier, a shuff
 took in data of those partitions starts over, so every partition it took in runs again with them.
 The run fails with a `DataLostError` when a source is gone too, or a partition was recomputed
 `MAX_RECOMPUTES` times.
+
+`Recovery` also does the lineage bookkeeping of every finished call (which partitions its
+outputs descend from, which partitions finished: checkpoints record those).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from raycurator.backends.failures import TaskFailure
-from raycurator.backends.ray_actor_pool.scheduling.capacity import NodeCapacity, fits
+from raycurator.backends.ray_actor_pool.scheduling.chain import OperatorChain
 from raycurator.backends.ray_actor_pool.scheduling.items import Batch, Item
+from raycurator.backends.ray_actor_pool.scheduling.lineage import LineageTracker
 from raycurator.backends.ray_actor_pool.scheduling.operators import Operator, ShuffleOperator
-from raycurator.backends.ray_actor_pool.scheduling.state import SchedulerState
+from raycurator.backends.ray_actor_pool.scheduling.statistics import RunStatistics
 
 # errors (by type name) that mean an input object of a call is gone, not that the stage failed
 LOST_DATA_ERRORS = frozenset(
@@ -36,107 +39,124 @@ LOST_DATA_ERRORS = frozenset(
 MAX_RECOMPUTES = 3  # times one source partition may be run again before the run gives up
 
 
-class NodeLossRecovery(SchedulerState):
-    """Mixin of `StreamingScheduler`: node membership changes and recomputation of lost data."""
+class Recovery:
+    """Lineage of live items to their source partitions, and recomputation of lost ones."""
 
-    # -- membership -------------------------------------------------------------------------------
-    def on_node_added(self, node: NodeCapacity) -> None:
-        """A node joined the cluster (after its stages' `setup_on_node` ran there): place actors on it."""
-        self.nodes.setdefault(node.node_id, node)
+    def __init__(
+        self,
+        lineage: LineageTracker | None,
+        chain: OperatorChain,
+        stats: RunStatistics,
+        node_alive: Callable[[str], bool],
+        partitions_from_first_stage: bool = False,
+        on_partition_finished: Callable[[str], None] | None = None,
+    ) -> None:
+        """`lineage` (with `on_partition_finished`) tracks source partitions: the run's initial
+        items, or the first stage's outputs when `partitions_from_first_stage`."""
+        self.lineage = lineage
+        self.chain = chain
+        self.stats = stats
+        self.node_alive = node_alive
+        self.partitions_from_first_stage = partitions_from_first_stage
+        self.on_partition_finished = on_partition_finished
+        self.recomputes: dict[str, int] = {}
+        self.recomputed_partitions = 0
+        self.results_discarded = 0  # final outputs dropped because their partition ran again
+        if lineage is not None:
+            lineage.keep_finished_sources = chain.config.keep_results
 
-    def on_node_lost(self, node_id: str) -> list[str]:
-        """A node left: its actors are dead and the objects made there are presumed lost.
+    # -- lineage of calls ------------------------------------------------------------------------
+    def admit_initial(self, items: list[Item]) -> list[Item]:
+        """The run's starting items, tagged with their partitions (those finished before dropped)."""
+        if self.lineage is not None and not self.partitions_from_first_stage:
+            return self.lineage.admit(items)
+        return items
 
-        Returns the ids of the actors that were on it.
-        """
-        if node_id not in self.nodes:
-            return []
-        gone = [a.actor_id for a in self.actors.values() if a.node_id == node_id]
-        for actor_id in gone:
-            self.on_actor_died(actor_id)
-        del self.nodes[node_id]
-        self.recover_lost(lambda item: item.node_id == node_id, f"node {node_id[:12]} left the cluster")
-        for op in self.operators:
-            spec = op.spec
-            hostable = any(fits(n, spec.cpus, spec.gpus) for n in self.nodes.values())
-            if self.fatal is None and not op.finished() and not hostable:
-                self.fatal = TaskFailure(
-                    stage=spec.name,
-                    task_id="(node lost)",
-                    error_type="InsufficientResourcesError",
-                    message=f"node {node_id[:12]} left the cluster and no remaining node can run this stage "
-                    f"({spec.cpus:g} CPU, {spec.gpus:g} GPU per worker)",
-                )
-        self._propagate_done()
-        return gone
+    def trace(self, op: Operator, batch: Batch, outputs: list[Item], failed_positions: set[int]) -> list[Item]:
+        """Lineage bookkeeping of a finished call (outputs counted before inputs are released);
+        returns the outputs that go on (a first stage's outputs of finished partitions are dropped)."""
+        created, op.created_internal = op.created_internal, 0
+        lineage = self.lineage
+        if lineage is None:
+            return outputs
+        if self.partitions_from_first_stage and op.index == 0:
+            outputs = lineage.admit(outputs)
+        else:
+            origins = lineage.origins_of(batch.items)
+            for item in outputs:
+                item.origins = origins
+            if op.index + 1 < len(self.chain):
+                lineage.produced(origins, len(outputs))
+            lineage.produced(origins, created)
+        lineage.failed(batch.items[p] for p in failed_positions)
+        lineage.consumed(batch.items)
+        self._settle()
+        return outputs
+
+    def skipped(self, items: list[Item]) -> None:
+        """These inputs failed and were skipped: their partitions are done with, but not finished."""
+        if self.lineage is not None:
+            self.lineage.failed(items)
+            self.lineage.consumed(items)
+            self._settle()
+
+    def _settle(self) -> None:
+        assert self.lineage is not None
+        for key in self.lineage.settle():
+            if self.on_partition_finished is not None:
+                self.on_partition_finished(key)
 
     # -- lost data ------------------------------------------------------------------------------
-    def on_inputs_lost(self, batch_id: int, error_type: str, message: str, traceback_text: str = "") -> None:
-        """A call could not read its inputs (their objects are gone): recompute them, or fail the
-        batch (like a stage error: raise, or skip to the ledger) when that is impossible."""
-        batch = self.batches.get(batch_id)
-        if batch is None or batch.void:
-            return
-        self._finish_call(batch)
+    def recompute_inputs(self, batch: Batch, error_type: str, message: str) -> tuple[str, str] | None:
+        """A call could not read its inputs: recompute them (the batch becomes void) and return None,
+        or return the (error type, message) the batch fails with when that is impossible."""
         seeds: set[str] = set().union(*(item.origins for item in batch.items))
         if not seeds:  # the run's start token: nothing to recompute it from
-            batch.attempts += 1
-            self._fail_batch(batch, error_type, message, traceback_text)
-            self._propagate_done()
-            return
+            return error_type, message
         keys = self._affected(seeds)
         why_not = self._unrecoverable(keys)
         if why_not is not None:
-            batch.attempts += 1
-            self._fail_batch(batch, "DataLostError", _cannot(f"{error_type}: {message}", why_not), traceback_text)
-            self._propagate_done()
-            return
+            return "DataLostError", cannot_recompute(f"{error_type}: {message}", why_not)
         batch.void = True
-        self._discard_counted(self.operators[batch.stage_index], batch, batch.items)
+        self.stats.discarded(self.chain[batch.stage_index], batch, batch.items)
         self._restart(keys)
+        return None
 
-    def recover_lost(self, lost: Callable[[Item], bool], reason: str) -> None:
-        """Recompute every live item that `lost(item)` says is gone."""
+    def recover_lost(self, lost: Callable[[Item], bool], reason: str) -> str | None:
+        """Recompute every live item that `lost(item)` says is gone; returns why not when impossible."""
         seeds: set[str] = set()
-        for _, item in self._live_items():
+        for item in self.live_items():
             if lost(item):
                 seeds.update(item.origins)
         if not seeds:
-            return
+            return None
         keys = self._affected(seeds)
         why_not = self._unrecoverable(keys)
-        if why_not is None:
-            self._restart(keys)
-        elif self.fatal is None:
-            self.fatal = TaskFailure(
-                stage=self.operators[0].spec.name,
-                task_id="(node lost)",
-                error_type="DataLostError",
-                message=_cannot(reason, why_not),
-            )
+        if why_not is not None:
+            return cannot_recompute(reason, why_not)
+        self._restart(keys)
+        return None
 
-    def _live_batches(self, op: Operator) -> list[Batch]:
+    @staticmethod
+    def _live_batches(op: Operator) -> list[Batch]:
         """Batches of `op` waiting for a retry or in flight (not those already discarded)."""
         return [b for b in [*op.retry_queue, *op.in_flight.values()] if not b.void]
 
-    def _live_items(self) -> Iterator[tuple[Operator | None, Item]]:
-        for op in self.operators:
-            for item in op.queue:
-                yield op, item
+    def live_items(self) -> Iterator[Item]:
+        """Every item the run still holds: queued, in live batches, shuffle pieces, results."""
+        for op in self.chain:
+            yield from op.queue
             for batch in self._live_batches(op):
-                for item in batch.items:
-                    yield op, item
+                yield from batch.items
             if isinstance(op, ShuffleOperator) and op.pieces is not None:
                 for pieces in op.pieces:
-                    for item in pieces:
-                        yield op, item
-        for item in self.results:
-            yield None, item
+                    yield from pieces
+        yield from self.chain.results
 
     def _closure(self, seeds: set[str]) -> set[str]:
         """The partitions that share a batch or an object with `seeds`, transitively."""
-        groups = [item.origins for _, item in self._live_items()]
-        for op in self.operators:
+        groups = [item.origins for item in self.live_items()]
+        for op in self.chain:
             for batch in self._live_batches(op):
                 groups.append(frozenset().union(*(item.origins for item in batch.items)))
         closed = set(seeds)
@@ -156,7 +176,7 @@ class NodeLossRecovery(SchedulerState):
         grown = True
         while grown:
             grown = False
-            for op in self.operators:
+            for op in self.chain:
                 if op.started and op.consumed_origins & keys and not op.consumed_origins <= keys:
                     keys = self._closure(keys | op.consumed_origins)
                     grown = True
@@ -170,11 +190,11 @@ class NodeLossRecovery(SchedulerState):
         if missing:
             return f"the source of partition(s) {missing[:3]} is no longer kept"
         lost_sources = sorted(
-            k for k in keys for item in lineage.sources[k] if item.node_id and item.node_id not in self.nodes
+            k for k in keys for item in lineage.sources[k] if item.node_id and not self.node_alive(item.node_id)
         )
         if lost_sources:
             return f"the source of partition(s) {lost_sources[:3]} was itself on the lost node"
-        tired = sorted(k for k in keys if self._recomputes.get(k, 0) >= MAX_RECOMPUTES)
+        tired = sorted(k for k in keys if self.recomputes.get(k, 0) >= MAX_RECOMPUTES)
         if tired:
             return f"partition(s) {tired[:3]} were already recomputed {MAX_RECOMPUTES} times"
         return None
@@ -186,34 +206,30 @@ class NodeLossRecovery(SchedulerState):
         def touched(item: Item) -> bool:
             return bool(item.origins & keys)
 
-        for op in self.operators:
+        for op in self.chain:
             if op.started and op.consumed_origins & keys:
                 op.restart()  # it took in data of these partitions: it starts over when they come again
-            self._discard_counted(op, None, op.discard(touched))
+            self.stats.discarded(op, None, op.discard(touched))
             for in_flight in op.in_flight.values():
                 if not in_flight.void and any(touched(i) for i in in_flight.items):
                     in_flight.void = True
-                    self._discard_counted(op, in_flight, in_flight.items)
-        kept = [item for item in self.results if not touched(item)]
-        self.results_discarded += len(self.results) - len(kept)
-        self.results[:] = kept
+                    self.stats.discarded(op, in_flight, in_flight.items)
+        results = self.chain.results
+        kept = [item for item in results if not touched(item)]
+        self.results_discarded += len(results) - len(kept)
+        results[:] = kept
         for key in keys:
-            self._recomputes[key] = self._recomputes.get(key, 0) + 1
-        entry = 1 if self.partitions_from_first_stage and len(self.operators) > 1 else 0
+            self.recomputes[key] = self.recomputes.get(key, 0) + 1
+        entry = self.chain[1 if self.partitions_from_first_stage and len(self.chain) > 1 else 0]
         fresh = self.lineage.restart(sorted(keys))
-        self.operators[entry].add_inputs(fresh)
-        self.members[entry][0].tasks_in += len(fresh)
-        for op in self.operators[entry + 1 :]:
-            op.upstream_done = False
-        self._propagate_done()
+        entry.add_inputs(fresh)
+        self.stats.inputs_arrived(entry, len(fresh), from_upstream=False)
+        self.chain.reopen_after(entry.index)
+        self.chain.propagate_done()
         self.recomputed_partitions += len(keys)
 
-    def _discard_counted(self, op: Operator, batch: Batch | None, items: list[Item]) -> None:
-        if items and (batch is None or op.counts_inputs(batch)):
-            self.members[op.index][0].tasks_discarded += len(items)
 
-
-def _cannot(reason: str, why_not: str) -> str:
+def cannot_recompute(reason: str, why_not: str) -> str:
     return (
         f"data was lost ({reason}) and cannot be recomputed: {why_not}; "
         "run again (with checkpoint_dir set, finished partitions are skipped)"

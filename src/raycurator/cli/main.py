@@ -74,7 +74,11 @@ def run(
     pipeline_file: Annotated[Path, typer.Argument(metavar="PIPELINE.yaml", help="The pipeline file.")],
     set_: SetOption = None,
     address: Annotated[
-        str | None, typer.Option("--address", help="Ray cluster address (default: RAY_ADDRESS, else embedded Ray).")
+        str | None,
+        typer.Option(
+            "--address",
+            help="Ray cluster address (default: RAY_ADDRESS, else embedded Ray); `auto`: the `raycurator up` cluster.",
+        ),
     ] = None,
     checkpoint_dir: Annotated[
         str | None,
@@ -101,8 +105,10 @@ def run(
     setup_logging(debug, quiet)
     if start_over and checkpoint_dir is None:
         raise fail("--start-over needs --checkpoint-dir", EXIT_CONFIG)
+    from raycurator.cli.cluster import resolve_address
+
     cli = CliOverrides(
-        address,
+        resolve_address(address if address is not None else _auto_from_env()),
         checkpoint_dir,
         log_dir,
         False if no_progress else None,
@@ -330,6 +336,50 @@ def report(
 
 
 app.command("train-quality")(train_quality)
+
+
+def _auto_from_env() -> str | None:
+    """`auto` when RAY_ADDRESS says so (resolved like `--address auto`), else None (left to the executor)."""
+    import os
+
+    return "auto" if os.environ.get("RAY_ADDRESS", "").strip() == "auto" else None
+
+
+@app.command()
+def up(
+    num_cpus: Annotated[
+        int | None, typer.Option("--num-cpus", min=1, help="CPUs the cluster offers (default: all of this machine).")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port of its GCS (default: a free one).")] = None,
+) -> None:
+    """Start a local Ray cluster (loopback only) that later `run --address auto` calls join."""
+    from raycurator.cli.cluster import ClusterError, start_cluster, state_file
+
+    setup_logging(quiet=True)
+    try:
+        cluster, started = start_cluster(num_cpus, port)
+    except ClusterError as error:
+        raise fail(str(error), EXIT_FAILED) from None
+    what = "started" if started else "already running"
+    print(f"local Ray cluster {what} at {cluster.address} (process {cluster.pid}; state in {state_file()})")
+    print("run pipelines on it with: raycurator run PIPELINE.yaml --address auto")
+    print("stop it with: raycurator down")
+
+
+@app.command()
+def down() -> None:
+    """Stop the local Ray cluster started by `raycurator up`."""
+    from raycurator.cli.cluster import ClusterError, stop_cluster
+
+    setup_logging(quiet=True)
+    try:
+        cluster = stop_cluster()
+    except ClusterError as error:
+        raise fail(str(error), EXIT_FAILED) from None
+    if cluster is None:
+        print("no local cluster recorded (nothing to stop)")
+    else:
+        print(f"stopped the local Ray cluster at {cluster.address}")
 
 
 if __name__ == "__main__":

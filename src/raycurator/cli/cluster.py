@@ -17,6 +17,7 @@ reaper cleans up if it is killed) and never other Ray instances on the machine, 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -27,6 +28,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from raycurator.utils.ray_local import CLUSTER_FLAG_ENV
+
+logger = logging.getLogger(__name__)
 
 #: Environment variable naming the state file of the `raycurator up` cluster.
 STATE_FILE_ENV = "RAYCURATOR_CLUSTER_FILE"
@@ -138,11 +141,26 @@ def _ensure_token(env: dict[str, str]) -> None:
         raise ClusterError(f"could not create Ray's authentication token: {done.stderr.strip()[-500:]}")
 
 
+#: `ray start` gives a node 30 s to come up (not configurable); on a loaded machine we try again.
+START_ATTEMPTS = 3
+
+
 def start_cluster(num_cpus: int | None = None, port: int | None = None) -> tuple[LocalCluster, bool]:
     """Start the local cluster, or find the one already running; returns (cluster, started now)."""
     running = read_state()
     if running is not None and running.is_running():
         return running, False
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            return _start_once(num_cpus, port), True
+        except ClusterError as error:
+            if attempt == START_ATTEMPTS:
+                raise
+            logger.warning("starting the local cluster failed (%s); trying again", str(error).splitlines()[0])
+    raise AssertionError("unreachable")
+
+
+def _start_once(num_cpus: int | None, port: int | None) -> LocalCluster:
     port = port or _free_port()
     path = state_file()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -185,7 +203,7 @@ def start_cluster(num_cpus: int | None = None, port: int | None = None) -> tuple
             raise ClusterError(f"`ray start` {why}; its log ({log_path}) ends with:\n{tail}")
         time.sleep(0.2)
     _write_state(cluster)
-    return cluster, True
+    return cluster
 
 
 def _stop_process(pid: int) -> bool:

@@ -55,6 +55,7 @@ def main(
     ] = False,
 ) -> None:
     """Curate text datasets with pipelines of stages on Ray."""
+    _resolve_env_address()
 
 
 SetOption = Annotated[
@@ -108,7 +109,7 @@ def run(
     from raycurator.cli.cluster import resolve_address
 
     cli = CliOverrides(
-        resolve_address(address if address is not None else _auto_from_env()),
+        resolve_address(address),
         checkpoint_dir,
         log_dir,
         False if no_progress else None,
@@ -338,11 +339,14 @@ def report(
 app.command("train-quality")(train_quality)
 
 
-def _auto_from_env() -> str | None:
-    """`auto` when RAY_ADDRESS says so (resolved like `--address auto`), else None (left to the executor)."""
+def _resolve_env_address() -> None:
+    """RAY_ADDRESS=auto means the `raycurator up` cluster when one runs, as `--address auto` does."""
     import os
 
-    return "auto" if os.environ.get("RAY_ADDRESS", "").strip() == "auto" else None
+    if os.environ.get("RAY_ADDRESS", "").strip() == "auto":
+        from raycurator.cli.cluster import resolve_address
+
+        os.environ["RAY_ADDRESS"] = resolve_address("auto") or "auto"
 
 
 @app.command()

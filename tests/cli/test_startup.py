@@ -137,6 +137,7 @@ with RayConnection() as connection:
 """
 
 
+@pytest.mark.slow
 def test_up_run_on_it_and_down(cli, tmp_path):
     """`up` starts a loopback cluster once; `run --address auto` joins it (no Ray start) and gets the same
     output as always; `down` stops exactly that cluster."""

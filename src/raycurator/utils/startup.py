@@ -1,7 +1,7 @@
 """Where a run's time goes before its first row and after its last: a start-up timeline.
 
 The executor marks the moments it passes (`RunPhase`); the process's own start time is read
-from the operating system (psutil, which Ray already depends on), so the time spent importing
+from the operating system (psutil, already a dependency), so the time spent importing
 and checking the pipeline before the executor runs is counted too. The timeline lands in the
 run report (`extra.startup`) and `raycurator run --debug` prints it.
 """

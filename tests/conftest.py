@@ -87,3 +87,17 @@ def alive_actors() -> Callable[[], list[dict]]:
         return [a for a in state.actors().values() if a["State"] != "DEAD"]
 
     return list_alive
+
+
+def _owns_cluster(item: pytest.Item) -> bool:
+    """Whether a test stops the shared Ray for a Ray of its own (it asks for `ray_session`, not `shared_ray`)."""
+    names = getattr(item, "fixturenames", ())
+    return "ray_session" in names and "shared_ray" not in names
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the tests that start a Ray of their own (multi-node, loopback) after all the others, in their
+    usual order: the shared Ray then starts once per session instead of again after each of them."""
+    own = [item for item in items if _owns_cluster(item)]
+    if own:
+        items[:] = [item for item in items if not _owns_cluster(item)] + own

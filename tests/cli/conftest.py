@@ -59,6 +59,21 @@ def cli():
     return run_cli
 
 
+@pytest.fixture
+def cli_on_shared_ray(ray_session):
+    """Like `cli`, but runs join the test session's shared Ray (RAY_ADDRESS) instead of starting an
+    embedded Ray each: for tests about what a run produces, not about starting or stopping Ray."""
+    import ray
+
+    ray_session.ensure()
+    address = ray.get_runtime_context().gcs_address
+
+    def run(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None, timeout: float = 240) -> CliResult:
+        return run_cli(*args, cwd=cwd, env={"RAY_ADDRESS": address, **(env or {})}, timeout=timeout)
+
+    return run
+
+
 @pytest.fixture(scope="session")
 def corpus_dir(tmp_path_factory) -> Path:
     """A small generated corpus (300 documents in 2 JSONL files)."""

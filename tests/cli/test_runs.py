@@ -1,6 +1,8 @@
 """Running pipelines end to end through the command: examples, a failing run, the demo.
 
-The tests marked `ray` each start an embedded Ray in their subprocess (and stop it on exit).
+The minimal example starts an embedded Ray in its subprocess (and stops it on exit), as a user's first
+run does; the other runs on Ray join the test session's shared Ray (`cli_on_shared_ray`) to spare a Ray
+start each.
 """
 
 from __future__ import annotations
@@ -65,9 +67,9 @@ def test_minimal_example_on_ray(cli, corpus_dir, tmp_path, html_report_check):
     assert again.returncode == 0 and "ScoreFilter_word_count" in again.stdout and report["run_id"] in again.stdout
 
 
-def test_stage_by_stage_example_on_ray(cli, corpus_dir, tmp_path):
+def test_stage_by_stage_example_on_ray(cli_on_shared_ray, corpus_dir, tmp_path):
     out, runs = tmp_path / "out", tmp_path / "runs"
-    result = cli(
+    result = cli_on_shared_ray(
         "run",
         "examples/stage_by_stage.yaml",
         "--set",
@@ -150,9 +152,9 @@ def test_demo_refuses_a_foreign_folder(cli, tmp_path, assert_no_ray):
     assert_no_ray(result)
 
 
-def test_demo_on_ray(cli, tmp_path, html_report_check):
+def test_demo_on_ray(cli, cli_on_shared_ray, tmp_path, html_report_check):
     folder = tmp_path / "demo"
-    result = cli("demo", "--output", str(folder), "--docs", "400", "--no-progress")
+    result = cli_on_shared_ray("demo", "--output", str(folder), "--docs", "400", "--no-progress")
     assert result.returncode == 0, str(result)
     out = result.stdout
     assert "Generated 400 documents" in out

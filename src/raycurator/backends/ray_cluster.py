@@ -97,6 +97,17 @@ def wait_for_port(host: str, port: int, timeout_s: float) -> None:
         time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
 
+def latest_started_cluster() -> str | None:
+    """The address (host:port) Ray's `auto` would join: the last cluster `ray start` started on
+    this machine, as Ray records it; None when there is none."""
+    from ray._private.services import find_bootstrap_address
+
+    try:
+        return find_bootstrap_address(None) or None
+    except Exception:  # unreadable record: leave `auto` to Ray
+        return None
+
+
 def raise_run_terminated(signum: int, frame: Any) -> None:
     """A SIGTERM handler: stop the run like Ctrl-C does (the executor then shuts down cleanly)."""
     raise RunTerminated(f"received signal {signum}")
@@ -176,6 +187,15 @@ class RayConnection:
             if port is not None:
                 wait_for_port(host, port, self.connect_timeout_s)
         logger.info("connecting to the Ray cluster at %s", address)
+        if target is None and address == "auto":
+            found = latest_started_cluster()
+            if found is not None and is_loopback(found.rpartition(":")[0]):
+                # still `auto` for Ray (it sets up the token), but this driver joins on loopback
+                options = {"_node_ip_address": "127.0.0.1", **self.init_kwargs}
+                with loopback_node_address():
+                    ray.init(address=address, runtime_env=self.runtime_env, **options)
+                self._check_auto_authentication()
+                return
         if target is not None and is_loopback(target[0]):
             # a cluster on this machine's loopback: this driver's node address must be 127.0.0.1 as
             # well, or Ray looks for a raylet at the host's address and waits for it forever
@@ -185,12 +205,15 @@ class RayConnection:
         else:
             ray.init(address=address, runtime_env=self.runtime_env, **self.init_kwargs)
         if target is None:  # `auto`: the cluster's own address tells where it listens
-            gcs_host = (ray.get_runtime_context().gcs_address or "").rpartition(":")[0]
-            try:
-                check_authentication(gcs_host, self.allow_insecure, "connecting to a Ray cluster")
-            except PipelineConfigError:
-                ray.shutdown()
-                raise
+            self._check_auto_authentication()
+
+    def _check_auto_authentication(self) -> None:
+        gcs_host = (ray.get_runtime_context().gcs_address or "").rpartition(":")[0]
+        try:
+            check_authentication(gcs_host, self.allow_insecure, "connecting to a Ray cluster")
+        except PipelineConfigError:
+            ray.shutdown()
+            raise
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

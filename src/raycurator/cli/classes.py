@@ -4,16 +4,24 @@ Importing every module under `raycurator.stages` fills the stage registry; helpe
 the concrete subclasses of `HELPER_BASES` (document filters and modifiers) plus
 `EXTRA_HELPERS` (`Resources`). A dotted path (`my_package.module.ClassName`) names any other
 importable class.
+
+Looking one name up (`find_stage_class`, `find_helper_class`) first imports only the modules
+whose source defines a top-level `class NAME` (found by reading the files, not importing them):
+a pipeline then pays for the modules it uses, not for every stage's dependencies (Common Crawl,
+HTML extractors, ...). A name not found that way, and every listing, imports everything as before.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import logging
 import pkgutil
+import re
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from raycurator.errors import PipelineConfigError
@@ -68,6 +76,60 @@ def discover() -> None:
             IMPORT_PROBLEMS[name] = f"{type(error).__name__}: {error}"
 
 
+_CLASS_LINE = re.compile(r"^class\s+([A-Za-z_]\w*)\s*[(:]", re.MULTILINE)
+_source_index: dict[str, list[str]] | None = None
+
+
+def _module_files() -> list[tuple[str, Path]]:
+    """(module name, source file) of every module of `STAGE_PACKAGES` and `STAGE_MODULES`, without importing them."""
+    found: list[tuple[str, Path]] = []
+    for package_name in STAGE_PACKAGES:
+        spec = importlib.util.find_spec(package_name)
+        roots = list(spec.submodule_search_locations or []) if spec is not None else []
+        for root in roots:
+            for path in sorted(Path(root).rglob("*.py")):
+                parts = path.relative_to(root).with_suffix("").parts
+                if parts[-1] == "__init__":
+                    parts = parts[:-1]
+                if all(part.isidentifier() for part in parts):
+                    found.append((".".join((package_name, *parts)), path))
+    for name in STAGE_MODULES:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            found.append((name, Path(spec.origin)))
+    return found
+
+
+def defining_modules(name: str) -> list[str]:
+    """The stage modules whose source defines a top-level `class NAME` (read, not imported)."""
+    global _source_index
+    if _source_index is None:
+        index: dict[str, list[str]] = {}
+        for module_name, path in _module_files():
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            for class_name in _CLASS_LINE.findall(text):
+                index.setdefault(class_name, []).append(module_name)
+        _source_index = index
+    return list(_source_index.get(name, []))
+
+
+def _import_defining(name: str) -> bool:
+    """Import the modules defining `name` (failures recorded like `discover`'s); whether any was found."""
+    modules = defining_modules(name)
+    for module_name in modules:
+        if module_name in sys.modules:
+            continue
+        try:
+            importlib.import_module(module_name)
+        except Exception as error:
+            IMPORT_PROBLEMS[module_name] = f"{type(error).__name__}: {error}"
+            logger.debug("could not import %s: %s", module_name, error)
+    return bool(modules)
+
+
 def _record_walk_error(name: str) -> None:
     IMPORT_PROBLEMS[name] = f"{sys.exc_info()[0].__name__ if sys.exc_info()[0] else 'Error'}: {sys.exc_info()[1]}"
 
@@ -93,11 +155,16 @@ def _all_subclasses(base: type) -> list[type]:
 def helper_classes() -> dict[str, type]:
     """Concrete helper classes (filters, modifiers, `Resources`) by class name."""
     discover()
+    return _loaded_helper_classes()
+
+
+def _loaded_helper_classes() -> dict[str, type]:
+    """The helper classes among the modules imported so far."""
     helpers: dict[str, type] = {cls.__name__: cls for cls in EXTRA_HELPERS}
     for dotted in HELPER_BASES:
-        try:
-            base = _import_dotted(dotted)
-        except (ImportError, AttributeError):
+        module_name, _, attr = dotted.rpartition(".")
+        base = getattr(sys.modules.get(module_name), attr, None)  # a base not imported has no subclass loaded
+        if not isinstance(base, type):
             continue
         for cls in _all_subclasses(base):
             if inspect.isabstract(cls) or cls.__name__.startswith("_"):
@@ -114,7 +181,6 @@ def stage_classes() -> dict[str, type]:
 
 def find_stage_class(name: str) -> type[ProcessingStage]:
     """The stage class called `name` (registered name or importable dotted path)."""
-    discover()
     if "." in name:
         try:
             cls = _import_dotted(name)
@@ -123,6 +189,12 @@ def find_stage_class(name: str) -> type[ProcessingStage]:
         if not (isinstance(cls, type) and issubclass(cls, ProcessingStage)):
             raise LookupError(f"'{name}' is not a ProcessingStage class")
         return cls
+    if not _discovered and _import_defining(name):
+        try:
+            return get_stage_class(name)
+        except PipelineConfigError:
+            pass  # not (only) a stage of those modules: look everywhere
+    discover()
     try:
         return get_stage_class(name)
     except PipelineConfigError as error:
@@ -131,6 +203,10 @@ def find_stage_class(name: str) -> type[ProcessingStage]:
 
 def find_helper_class(name: str) -> type | None:
     """The registered helper or stage class called `name`, or None (dotted paths: `import_dotted`)."""
+    if not _discovered and _import_defining(name):
+        found = _loaded_helper_classes().get(name) or list_stage_classes().get(name)
+        if found is not None:
+            return found
     helpers = helper_classes()
     if name in helpers:
         return helpers[name]

@@ -55,6 +55,7 @@ def main(
     ] = False,
 ) -> None:
     """Curate text datasets with pipelines of stages on Ray."""
+    _resolve_env_address()
 
 
 SetOption = Annotated[
@@ -74,7 +75,11 @@ def run(
     pipeline_file: Annotated[Path, typer.Argument(metavar="PIPELINE.yaml", help="The pipeline file.")],
     set_: SetOption = None,
     address: Annotated[
-        str | None, typer.Option("--address", help="Ray cluster address (default: RAY_ADDRESS, else embedded Ray).")
+        str | None,
+        typer.Option(
+            "--address",
+            help="Ray cluster address (default: RAY_ADDRESS, else embedded Ray); `auto`: the `raycurator up` cluster.",
+        ),
     ] = None,
     checkpoint_dir: Annotated[
         str | None,
@@ -101,8 +106,10 @@ def run(
     setup_logging(debug, quiet)
     if start_over and checkpoint_dir is None:
         raise fail("--start-over needs --checkpoint-dir", EXIT_CONFIG)
+    from raycurator.cli.cluster import resolve_address
+
     cli = CliOverrides(
-        address,
+        resolve_address(address),
         checkpoint_dir,
         log_dir,
         False if no_progress else None,
@@ -332,5 +339,80 @@ def report(
 app.command("train-quality")(train_quality)
 
 
+def _resolve_env_address() -> None:
+    """RAY_ADDRESS=auto means the `raycurator up` cluster when one runs, as `--address auto` does."""
+    import os
+
+    if os.environ.get("RAY_ADDRESS", "").strip() == "auto":
+        from raycurator.cli.cluster import resolve_address
+
+        os.environ["RAY_ADDRESS"] = resolve_address("auto") or "auto"
+
+
+@app.command()
+def up(
+    num_cpus: Annotated[
+        int | None, typer.Option("--num-cpus", min=1, help="CPUs the cluster offers (default: all of this machine).")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port of its GCS (default: a free one).")] = None,
+) -> None:
+    """Start a local Ray cluster (loopback only) that later `run --address auto` calls join."""
+    from raycurator.cli.cluster import ClusterError, start_cluster, state_file
+
+    setup_logging(quiet=True)
+    try:
+        cluster, started = start_cluster(num_cpus, port)
+    except ClusterError as error:
+        raise fail(str(error), EXIT_FAILED) from None
+    what = "started" if started else "already running"
+    print(f"local Ray cluster {what} at {cluster.address} (process {cluster.pid}; state in {state_file()})")
+    print("run pipelines on it with: raycurator run PIPELINE.yaml --address auto")
+    print("stop it with: raycurator down")
+
+
+@app.command()
+def down() -> None:
+    """Stop the local Ray cluster started by `raycurator up`."""
+    from raycurator.cli.cluster import ClusterError, stop_cluster
+
+    setup_logging(quiet=True)
+    try:
+        cluster = stop_cluster()
+    except ClusterError as error:
+        raise fail(str(error), EXIT_FAILED) from None
+    if cluster is None:
+        print("no local cluster recorded (nothing to stop)")
+    else:
+        print(f"stopped the local Ray cluster at {cluster.address}")
+
+
+def console_main() -> None:
+    """The `raycurator` command's entry point: run the app, then leave without the interpreter's
+    slow teardown (freeing every module and Ray's native objects took 1-2 s after a run).
+
+    Exit handlers still run and the standard streams are flushed first; everything the command
+    writes is closed by then (reports and outputs are written atomically). Only a finished command
+    (`SystemExit`) leaves this way; anything else propagates as usual.
+    """
+    import atexit
+    import os
+    import sys
+
+    try:
+        app(prog_name="raycurator")
+    except SystemExit as finished:
+        code = finished.code
+        status = code if isinstance(code, int) else (0 if code is None else 1)
+        if not isinstance(code, int | None):
+            print(code, file=sys.stderr)
+        atexit._run_exitfuncs()  # logging's flush, Ray's shutdown if still connected, ...
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(status)
+
+
 if __name__ == "__main__":
-    app()
+    console_main()

@@ -18,6 +18,7 @@ from raycurator.backends.report_html import write_report_html
 from raycurator.cli.build import BuiltPipeline
 from raycurator.cli.report import print_report, printable
 from raycurator.errors import RunTerminated, StageExecutionError
+from raycurator.utils.startup import format_breakdown, overhead_share
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
@@ -108,6 +109,9 @@ def execute_built(built: BuiltPipeline, debug: bool) -> RunOutcome:
     )
     code, error = EXIT_OK, None
     results: list[Any] = []
+    measure = getattr(built.executor, "measure_from_process_start", None)
+    if callable(measure):  # one run per process: its start-up breakdown counts from the process start
+        measure()
     previous = signal.signal(signal.SIGTERM, _terminate)  # SIGTERM stops the run like Ctrl-C
     try:
         results = built.pipeline.run(executor=built.executor)
@@ -132,6 +136,7 @@ def execute_built(built: BuiltPipeline, debug: bool) -> RunOutcome:
             _debug_trace(error) if debug else None,
         )
     _print_outputs(results, out)
+    _print_startup(report, out, debug)
     return RunOutcome(run_dir, report, list(results or []))
 
 
@@ -157,6 +162,36 @@ def _finish_report(built: BuiltPipeline, out: Console) -> tuple[Path | None, dic
         logger.warning("could not write report.html to %s: %s", run_dir, error)
     print_report(data, out, run_dir)
     return run_dir, data
+
+
+#: A run that spent more than this share of its time starting up and winding down gets a hint.
+STARTUP_HINT_SHARE = 0.5
+#: ... and only when starting Ray took at least this long.
+STARTUP_HINT_MIN_RAY_S = 2.0
+
+
+def _print_startup(report: dict[str, Any] | None, out: Console, debug: bool) -> None:
+    """With `debug`, the run's start-up breakdown; always, a hint when starting Ray took most of the run."""
+    startup = ((report or {}).get("extra") or {}).get("startup") or {}
+    if debug:
+        for line in format_breakdown(startup):
+            out.print(line, markup=False, highlight=False)
+    overhead, total = overhead_share(startup)
+    ray_start = float((startup.get("spans_s") or {}).get("Ray start / connect", 0.0))
+    if (
+        startup.get("ray_started_here")
+        and total > 0
+        and overhead / total > STARTUP_HINT_SHARE
+        and ray_start >= STARTUP_HINT_MIN_RAY_S
+    ):
+        out.print(
+            f"note: {overhead:.1f} of this run's {total:.1f} s went to starting up and shutting down "
+            f"({ray_start:.1f} s starting Ray). Start a local cluster once with `raycurator up` and run with "
+            "`--address auto`: later runs skip that (`raycurator down` stops it).",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _print_outputs(results: list[Any], out: Console) -> None:

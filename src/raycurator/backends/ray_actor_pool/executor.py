@@ -33,6 +33,7 @@ from raycurator.backends.report_html import write_report_html
 from raycurator.errors import InsufficientResourcesError, PipelineConfigError
 from raycurator.stages.base import ProcessingStage, RayStageSpecKeys
 from raycurator.tasks import Task
+from raycurator.utils.startup import RunPhase, StartupTimeline, process_start_time
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,12 @@ class RayActorPoolExecutor(BaseExecutor):
         self.ignore_head_node = ignore_head_node
         self.show_progress = show_progress
         self.last_report: RunReport | None = None
+        self._from_process_start = False
+
+    def measure_from_process_start(self, enabled: bool = True) -> None:
+        """Count the start-up breakdown of the next runs from this process's start (the CLI's
+        case: one run per process) instead of from the call to `execute`."""
+        self._from_process_start = enabled
 
     def execute_with_checkpoint(
         self, stages: list[ProcessingStage], initial_tasks: list[Task] | None, checkpoint_path: str
@@ -128,6 +135,11 @@ class RayActorPoolExecutor(BaseExecutor):
             run_id=run_dir.name, executor=type(self).__name__, mode=self.options.mode, log_dir=str(run_dir)
         )
         self.last_report = report
+        timeline = StartupTimeline()
+        started = process_start_time() if self._from_process_start else None
+        if started is not None:
+            timeline.mark(RunPhase.PROCESS_START, started)
+        timeline.mark(RunPhase.RUN_START, report.started_at)
         ledger = FailureLedger(run_dir / "failures.jsonl")
         results: list[Task] = []
         scheduler: StreamingScheduler | None = None
@@ -139,7 +151,9 @@ class RayActorPoolExecutor(BaseExecutor):
                 self.options.ray_init_kwargs,
                 connect_timeout_s=self.options.connect_timeout_s,
                 allow_insecure=self.options.allow_insecure_ray,
-            ):
+            ) as connection:
+                timeline.mark(RunPhase.RAY_CONNECTED)
+                timeline.ray_started_here = connection.started_here
                 nodes = alive_nodes(self.ignore_head_node)
                 if not nodes:
                     raise InsufficientResourcesError(
@@ -172,6 +186,7 @@ class RayActorPoolExecutor(BaseExecutor):
                 if checkpoint is not None:
                     report.extra["checkpoint"] = self._checkpoint_figures(checkpoint, scheduler)
                 run_setup_on_nodes(stages, nodes)
+                timeline.mark(RunPhase.NODES_READY)
                 progress = ProgressReporter(self.show_progress, self.options.progress_interval_s)
                 runtime = PoolRuntime(
                     planned,
@@ -191,6 +206,7 @@ class RayActorPoolExecutor(BaseExecutor):
                         results = runtime.fetch_results()
                 finally:
                     runtime.shutdown()
+                    timeline.mark(RunPhase.ACTORS_STOPPED)
                     progress.close(scheduler.snapshot())
                 if checkpoint is not None:
                     report.extra["checkpoint"] = self._checkpoint_figures(checkpoint, scheduler)
@@ -204,6 +220,7 @@ class RayActorPoolExecutor(BaseExecutor):
                     }
                 if scheduler.fatal is not None:
                     raise scheduler.fatal.to_error()
+            timeline.mark(RunPhase.RAY_RELEASED)
             outputs.close(succeeded=True)
             report.succeeded()
         except BaseException as error:
@@ -212,6 +229,7 @@ class RayActorPoolExecutor(BaseExecutor):
             raise
         finally:
             report.finished_at = time.time()
+            self._note_startup(report, timeline)
             if scheduler is not None:
                 report.extra["actors_started_total"] = scheduler.actors_requested
             if ledger.count or ledger.records:
@@ -226,6 +244,18 @@ class RayActorPoolExecutor(BaseExecutor):
             except OSError as error:
                 logger.warning("could not write the run report to %s: %s", run_dir, error)
         return results
+
+    @staticmethod
+    def _note_startup(report: RunReport, timeline: StartupTimeline) -> None:
+        """Put the run's start-up timeline into the report (`extra.startup`)."""
+        starts = [c.first_start for c in report.stages if c.first_start is not None]
+        ends = [c.last_end for c in report.stages if c.last_end is not None]
+        if starts and ends:
+            timeline.mark(RunPhase.FIRST_ROW, min(starts))
+            timeline.mark(RunPhase.LAST_ROW, max(ends))
+        timeline.mark(RunPhase.RAY_RELEASED, report.finished_at)
+        timeline.mark(RunPhase.RUN_END, report.finished_at)
+        report.extra["startup"] = timeline.to_dict()
 
     def _checkpoint(self, stages: list[ProcessingStage]) -> CheckpointStore | None:
         if not self.options.checkpoint_dir:

@@ -94,13 +94,12 @@ def child(args: argparse.Namespace) -> int:
         executor = RayActorPoolExecutor(config={"log_dir": str(out / "runs")}, show_progress=False)
     if args.workflow == "fuzzy":
         workflow = FuzzyDeduplicationWorkflow(
-            input_path=args.input, output_path=str(out / "result"), cache_path=str(out / "cache"),
-            input_filetype="jsonl", id_field="id", perform_removal=True,
+            str(out / "cache"), str(out / "result"), args.input, input_filetype="jsonl", perform_removal=True,
+            num_bands=args.bands, minhashes_per_band=args.rows, id_field="id",
         )
     else:
         workflow = ExactDeduplicationWorkflow(
-            input_path=args.input, output_path=str(out / "result"), input_filetype="jsonl", id_field="id",
-            perform_removal=True,
+            str(out / "result"), args.input, input_filetype="jsonl", perform_removal=True, id_field="id",
         )
     start = time.perf_counter()
     result = workflow.run(executor=executor)
@@ -169,6 +168,8 @@ def main() -> int:
     parser.add_argument("--edit-frac", type=float, default=0.015, help="share of words changed in a near copy")
     parser.add_argument("--docs-per-file", type=int, default=2000)
     parser.add_argument("--cpus", type=int, default=2)
+    parser.add_argument("--bands", type=int, default=20, help="LSH bands of the fuzzy workflow")
+    parser.add_argument("--rows", type=int, default=9, help="minhashes per band of the fuzzy workflow")
     parser.add_argument("--workflows", nargs="+", choices=WORKFLOWS, default=list(WORKFLOWS))
     parser.add_argument("--executors", nargs="+", choices=EXECUTORS, default=list(EXECUTORS))
     parser.add_argument("--seed", type=int, default=7)
@@ -201,7 +202,8 @@ def main() -> int:
             for executor in args.executors:
                 out = workdir / f"run-{workflow}-{executor}-{scale}x"
                 cmd = [sys.executable, __file__, "--child", "--workflow", workflow, "--executor", executor,
-                       "--input", str(corpus), "--out", str(out), "--cpus", str(args.cpus)]
+                       "--input", str(corpus), "--out", str(out), "--cpus", str(args.cpus),
+                       "--bands", str(args.bands), "--rows", str(args.rows)]
                 data, peak = run_child(cmd)
                 recall, precision = score(data["removed"], planted)
                 results[(workflow, executor, scale)] = {**data, "peak": peak, "recall": recall,

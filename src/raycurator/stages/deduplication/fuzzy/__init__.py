@@ -1,5 +1,10 @@
 """Fuzzy deduplication on CPUs: MinHash over character n-grams, LSH buckets via the shuffle,
-optional Jaccard verification, connected components."""
+optional Jaccard verification, connected components.
+
+`FuzzyDeduplicationWorkflow` lives at the pipeline layer; it is loaded from there on first access.
+"""
+
+from typing import Any
 
 from raycurator.stages.deduplication.fuzzy.buckets import BucketsToCandidatePairs
 from raycurator.stages.deduplication.fuzzy.connected_components import ConnectedComponentsStage
@@ -13,7 +18,6 @@ from raycurator.stages.deduplication.fuzzy.lsh import (
 )
 from raycurator.stages.deduplication.fuzzy.minhash import MinHasher, MinHashStage, estimate_jaccard
 from raycurator.stages.deduplication.fuzzy.shingles import char_ngram_jaccard
-from raycurator.stages.deduplication.fuzzy.workflow import FuzzyDeduplicationWorkflow
 
 __all__ = [
     "BucketsToCandidatePairs",
@@ -31,3 +35,11 @@ __all__ = [
     "optimal_param",
     "resolve_lsh_params",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FuzzyDeduplicationWorkflow":
+        from raycurator.pipeline.fuzzy_dedup import FuzzyDeduplicationWorkflow
+
+        return FuzzyDeduplicationWorkflow
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

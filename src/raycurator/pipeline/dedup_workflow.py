@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
-import math
 import os
 import sys
 import time
@@ -110,7 +109,7 @@ def balance_partitions(partitioning: FilePartitioningStage, num_workers: int) ->
         return groups
     finer = copy.copy(partitioning)
     finer.blocksize = None
-    finer.files_per_partition = max(1, math.ceil(num_files / wanted))
+    finer.files_per_partition = max(1, num_files // wanted)
     regrouped = finer.process(None)
     logger.info(
         "input regrouped from %d into %d partition(s) of %d file(s) for %d worker(s)",
@@ -163,14 +162,12 @@ class DeduplicationWorkflowBase(WorkflowBase):
         return self.id_field or CURATOR_DEDUP_ID_STR
 
     def _reader(self, fields: list[str] | None) -> tuple[FilePartitioningStage, list[ProcessingStage]]:
-        """(the partitioning stage, the stages reading one partition and giving it ids)."""
-        if self.input_path is None:
-            raise ValueError(f"{type(self).__name__}: input_path is needed when no initial_tasks are given")
+        """(the partitioning stage of `input_path`, the stages reading one partition and giving it ids)."""
         files_per_partition, blocksize = self.files_per_partition, self.input_blocksize
         if files_per_partition is not None:
             blocksize = None
         reader = make_reader(
-            self.input_path,
+            self.input_path if self.input_path is not None else ".",  # the reader stage itself takes no path
             self.input_filetype,
             fields,
             files_per_partition,
@@ -235,6 +232,8 @@ class DeduplicationWorkflowBase(WorkflowBase):
             )
         if initial_tasks is not None and any(not isinstance(t, FileGroupTask) for t in initial_tasks):
             raise ValueError(f"{type(self).__name__}: initial_tasks must be FileGroupTasks naming the input files")
+        if initial_tasks is None and self.input_path is None:
+            raise ValueError(f"{type(self).__name__}: give input_path, or initial_tasks to run()")
         executor = executor if executor is not None else default_executor()
         result = DeduplicationResult(workflow_name=self._workflow_name, duplicate_ids_path=self.duplicate_ids_path)
         start = time.perf_counter()

@@ -9,8 +9,9 @@ removal) on `LocalExecutor` and on `RayActorPoolExecutor`, each run in a fresh c
 
 * wall: the workflow's `run()` only; for the actor pool Ray is started (``--cpus`` CPUs,
   loopback) before the clock starts, as a user with a cluster has it;
-* peak memory: the largest sum of the resident set sizes of the child and every process it
-  started (Ray's GCS, raylet and workers included), sampled every 50 ms;
+* peak memory: the largest sum of the proportional set sizes (PSS: shared pages, such as
+  Ray's object store, split between the processes that map them) of the child and every
+  process it started (Ray's GCS, raylet and workers included), sampled every 0.2 s;
 * recall / precision of the removed ids against the planted truth (exact copies for exact
   dedup; exact and near copies for fuzzy dedup).
 
@@ -121,7 +122,7 @@ def child(args: argparse.Namespace) -> int:
 
 
 def run_child(cmd: list[str]) -> tuple[dict, float]:
-    """Run `cmd`; (its JSON line, peak summed RSS in bytes of it and its descendants)."""
+    """Run `cmd`; (its JSON line, peak summed PSS in bytes of it and its descendants)."""
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     peak = 0
     done = threading.Event()
@@ -136,12 +137,13 @@ def run_child(cmd: list[str]) -> tuple[dict, float]:
                 break
             total = 0
             for proc in procs:
-                try:
-                    total += proc.memory_info().rss
+                try:  # PSS: pages shared between processes (Ray's object store) count once in the sum
+                    info = proc.memory_full_info()
+                    total += getattr(info, "pss", info.rss)
                 except psutil.Error:
                     pass
             peak = max(peak, total)
-            time.sleep(0.05)
+            time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()

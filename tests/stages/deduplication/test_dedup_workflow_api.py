@@ -174,3 +174,26 @@ def test_one_ray_is_started_for_both_passes(tmp_path):
     outcome = json.loads(done.stdout.strip().splitlines()[-1])
     assert outcome == {"starts": 1, "up_after": False, "duplicates": len(copies),
                        "passes": ["identification", "removal"]}
+
+
+def test_readme_example_find_inspect_remove(tmp_path, monkeypatch):
+    """The README's example (on LocalExecutor): ids from the fuzzy workflow, groups, then the removal workflow."""
+    from raycurator.stages.deduplication import FuzzyDeduplicationWorkflow as workflow_class
+    from raycurator.stages.text.deduplication import TextDuplicatesRemovalWorkflow
+
+    copies = write_corpus(tmp_path / "data", 3)
+    monkeypatch.chdir(tmp_path)
+    executor = LocalExecutor()
+    result = workflow_class(cache_path="work/cache", output_path="work/fuzzy", input_path="data",
+                            input_filetype="jsonl", id_field="id").run(executor=executor)
+    ids = pq.read_table(result.duplicate_id_files).to_pandas()
+    groups = ids.groupby("_duplicate_of")["id"].apply(list)
+    assert dict(groups) == {"00-0": copies}
+    removal = TextDuplicatesRemovalWorkflow(
+        input_path="data", ids_to_remove_path=result.duplicate_ids_path, output_path="work/deduplicated",
+        input_filetype="jsonl", id_field="id", duplicate_id_field="id", output_filetype="jsonl",
+    ).run(executor)
+    assert removal.metadata["num_duplicates_removed"] == len(copies)
+    kept = [json.loads(line)["id"] for f in Path("work/deduplicated").glob("*.jsonl")
+            for line in f.read_text().splitlines()]
+    assert len(kept) == 12 - len(copies) and not set(copies) & set(kept)

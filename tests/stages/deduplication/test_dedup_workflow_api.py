@@ -197,3 +197,34 @@ def test_readme_example_find_inspect_remove(tmp_path, monkeypatch):
     kept = [json.loads(line)["id"] for f in Path("work/deduplicated").glob("*.jsonl")
             for line in f.read_text().splitlines()]
     assert len(kept) == 12 - len(copies) and not set(copies) & set(kept)
+
+
+def test_inline_fuzzy_filter_bands_in_parallel_stage_before_its_barrier():
+    import pyarrow as pa
+
+    from raycurator.stages.deduplication.fuzzy.lsh import band_bucket_ids
+    from raycurator.stages.deduplication.fuzzy.minhash import MINHASH_FIELD, MinHashStage, signatures_from_arrow
+    from raycurator.stages.deduplication.inline import (
+        BANDS_FIELD,
+        FuzzyBandsStage,
+        FuzzyDuplicateBarrier,
+        FuzzyDuplicateFilter,
+    )
+    from raycurator.tasks import DocumentBatch
+
+    parts = FuzzyDuplicateFilter(id_field="id", num_bands=4, minhashes_per_band=3).decompose()
+    assert [type(p) for p in parts] == [MinHashStage, FuzzyBandsStage, FuzzyDuplicateBarrier]
+    assert not parts[1].is_barrier and parts[2].is_barrier
+    text = "a text long enough to have some character shingles " * 3
+    batch = DocumentBatch(task_id="t", dataset_name="d",
+                          data=pa.table({"id": ["x", "y", "z"], "text": [text, "", text], "extra": [1, 2, 3]}))
+    signed = parts[0].process(batch)
+    banded = parts[1].process(signed)
+    table = banded.to_pyarrow()
+    assert MINHASH_FIELD not in table.column_names and table.column("extra").to_pylist() == [1, 2, 3]
+    assert table.column(BANDS_FIELD).to_pylist()[1] is None  # no shingles: in no bucket
+    expected = band_bucket_ids(signatures_from_arrow(signed.to_pyarrow()[MINHASH_FIELD], 12), 4, 3)
+    assert table.column(BANDS_FIELD).to_pylist()[0] == expected[0].tolist()
+    out = parts[2].process_batch([banded])
+    assert out[0].to_pyarrow().column("id").to_pylist() == ["x", "y"]  # z copies x; y stays (nothing to match)
+    assert out[0].to_pyarrow().column_names == ["id", "text", "extra"]

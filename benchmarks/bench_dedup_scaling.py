@@ -91,7 +91,17 @@ def child(args: argparse.Namespace) -> int:
         from raycurator.backends.ray_actor_pool import RayActorPoolExecutor
         from raycurator.backends.ray_cluster import start_local_ray
 
-        start_local_ray(num_cpus=args.cpus)  # a fresh embedded Ray on loopback, before the clock starts
+        import ray
+
+        for attempt in range(3):  # a fresh embedded Ray on loopback, before the clock starts
+            try:
+                start_local_ray(num_cpus=args.cpus)
+                break
+            except Exception as error:  # Ray gives a node 30 s to come up: too little on a loaded machine
+                ray.shutdown()
+                if attempt == 2:
+                    raise
+                print(f"Ray did not start ({error}); trying again", file=sys.stderr)
         executor = RayActorPoolExecutor(config={"log_dir": str(out / "runs")}, show_progress=False)
     if args.workflow == "fuzzy":
         workflow = FuzzyDeduplicationWorkflow(
@@ -191,6 +201,7 @@ def main() -> int:
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench-dedup-scaling-"))
     print(f"{os.cpu_count()} CPUs visible, load average {os.getloadavg()[0]:.2f}; work dir {workdir}")
     results: dict[tuple[str, str, int], dict] = {}
+    failed: list[str] = []
     for scale in args.scales:
         num_docs = args.docs * scale
         corpus = workdir / f"corpus-{scale}x"
@@ -206,7 +217,12 @@ def main() -> int:
                 cmd = [sys.executable, __file__, "--child", "--workflow", workflow, "--executor", executor,
                        "--input", str(corpus), "--out", str(out), "--cpus", str(args.cpus),
                        "--bands", str(args.bands), "--rows", str(args.rows)]
-                data, peak = run_child(cmd)
+                try:
+                    data, peak = run_child(cmd)
+                except RuntimeError as error:
+                    print(f"  {workflow:5s} {executor:5s} {scale}x: FAILED ({error})")
+                    failed.append(f"{workflow}/{executor}/{scale}x did not run")
+                    continue
                 recall, precision = score(data["removed"], planted)
                 results[(workflow, executor, scale)] = {**data, "peak": peak, "recall": recall,
                                                         "precision": precision}
@@ -217,7 +233,7 @@ def main() -> int:
                     print("      stages (active/busy s): " + ", ".join(
                         f"{name} {s['active_s']}/{s['busy_s']}" for name, s in data["stages"].items()))
 
-    missed: list[str] = []
+    missed: list[str] = list(failed)
     largest, smallest = max(args.scales), min(args.scales)
     for (workflow, executor, scale), r in sorted(results.items()):
         if r["recall"] < 0.98 or r["precision"] < 1.0:

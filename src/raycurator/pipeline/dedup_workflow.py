@@ -8,8 +8,9 @@ a list of stages handed to one executor. Three things keep the distributed path 
   to documents without an id column ("<task_id>_<row>") are the same in both passes;
 * a Ray executor's cluster is connected (or an embedded Ray started) once for the whole run,
   not once per pass;
-* when the input would give fewer partitions than twice the CPUs that will work on it, the
-  partitions are made smaller (whole files only), so no worker waits on one big partition.
+* when partitioning by block size (the default) would give fewer partitions than twice the CPUs
+  that will work on them, the partitions are made smaller (whole files only), so no worker
+  waits on one big partition.
 """
 
 from __future__ import annotations
@@ -244,7 +245,12 @@ class DeduplicationWorkflowBase(WorkflowBase):
         with workflow_session(executor) as cpus:
             if initial_tasks is None:
                 partitioning, _ = self._reader(None)
-                initial_tasks = balance_partitions(partitioning, cpus)
+                # partitions by block size are split when too few; an explicit files_per_partition is kept
+                initial_tasks = (
+                    balance_partitions(partitioning, cpus)
+                    if self.files_per_partition is None
+                    else partitioning.process(None)
+                )
             tasks, identify_s = self._execute(
                 executor, self.identification_stages(), initial_tasks, "identification", result
             )

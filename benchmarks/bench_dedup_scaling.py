@@ -88,10 +88,10 @@ def child(args: argparse.Namespace) -> int:
 
         executor = LocalExecutor()
     else:
+        import ray
+
         from raycurator.backends.ray_actor_pool import RayActorPoolExecutor
         from raycurator.backends.ray_cluster import start_local_ray
-
-        import ray
 
         for attempt in range(3):  # a fresh embedded Ray on loopback, before the clock starts
             try:

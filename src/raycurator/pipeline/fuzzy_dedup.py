@@ -222,11 +222,14 @@ class FuzzyDeduplicationWorkflow(DeduplicationWorkflowBase):
     def _extra_output_dirs(self) -> list[str]:
         return [self.edges_path] if self.edges_path else []
 
-    def signature_stages(self, output_path: str | None = None) -> list[ProcessingStage]:
+    def signature_stages(
+        self, output_path: str | None = None, edges_path: str | None = None
+    ) -> list[ProcessingStage]:
         """MinHash to connected components: document batches in, duplicate ids out.
 
         With `output_path` the last stage writes the ids there (Parquet) and returns
-        `FileGroupTask`s; without, it returns `DocumentBatch`es of `(id, _duplicate_of)`.
+        `FileGroupTask`s; without, it returns `DocumentBatch`es of `(id, _duplicate_of)`. With
+        `edges_path` (and `verify`), the verified pairs are written there too.
         """
         id_field = self._working_id_field
         text = self.text_field if self.verify else None
@@ -259,10 +262,10 @@ class FuzzyDeduplicationWorkflow(DeduplicationWorkflowBase):
                     num_partitions=self.num_partitions,
                 ),
             ]
-        stages.append(ConnectedComponentsStage(id_field=id_field, edges_path=self.edges_path, output_path=output_path))
+        stages.append(ConnectedComponentsStage(id_field=id_field, edges_path=edges_path, output_path=output_path))
         return stages
 
     def identification_stages(self) -> list[ProcessingStage]:
         """Read, then `signature_stages`, whose last stage writes the duplicate ids."""
         fields = [self.text_field] + ([self.id_field] if self.id_field else [])
-        return [*self._read_stages(fields), *self.signature_stages(self.duplicate_ids_path)]
+        return [*self._read_stages(fields), *self.signature_stages(self.duplicate_ids_path, self.edges_path)]

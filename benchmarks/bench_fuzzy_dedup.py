@@ -80,7 +80,7 @@ def run_raycurator(ids: list[str], texts: list[str], args: argparse.Namespace) -
     workflow = FuzzyDeduplicationWorkflow(
         "unused", "unused", id_field="id", seed=args.seed, char_ngrams=args.char_ngrams,
         num_bands=args.bands, minhashes_per_band=args.rows, verify=args.verify,
-        jaccard_threshold=args.threshold, num_partitions=args.partitions,
+        jaccard_threshold=args.threshold, lsh_num_output_partitions=args.partitions,
     )
     executor = make_executor(args.executor, args.cpus)
     elapsed = float("inf")

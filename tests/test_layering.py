@@ -38,8 +38,14 @@ TOP_LEVEL_MODULES = {PACKAGE, f"{PACKAGE}.demo"}
 LAZY_IMPORT_WHITELIST: set[tuple[str, str]] = {
     # the default executor lazily imports the Ray backend (and falls back to the local one)
     (f"{PACKAGE}.pipeline.pipeline", "default_executor"),
-    # the dedup workflows run on the local executor when given none
-    (f"{PACKAGE}.stages.deduplication.workflow_utils", "default_executor"),
+    # NeMo Curator's module paths of the exact and fuzzy dedup workflows are under `stages`; the
+    # workflows run pipelines, so they live in the pipeline layer and these module-level
+    # `__getattr__`s load them on first use (nothing in `stages` imports them at import time)
+    (f"{PACKAGE}.stages.deduplication", "__getattr__"),
+    (f"{PACKAGE}.stages.deduplication.exact", "__getattr__"),
+    (f"{PACKAGE}.stages.deduplication.exact.workflow", "__getattr__"),
+    (f"{PACKAGE}.stages.deduplication.fuzzy", "__getattr__"),
+    (f"{PACKAGE}.stages.deduplication.fuzzy.workflow", "__getattr__"),
     # NeMo Curator 1.4's import path of TextDuplicatesRemovalWorkflow is in `stages`, but the
     # workflow runs a Pipeline, so it lives in `pipeline`; the stage-layer modules import it on
     # first attribute access only (module `__getattr__`), never when they load

@@ -18,6 +18,7 @@ from raycurator import __version__
 from raycurator.cli import classes
 from raycurator.cli.build import EXECUTOR_TYPES, BuiltPipeline, CliOverrides, build
 from raycurator.cli.config import ConfigError, load_config
+from raycurator.cli.dedup import dedup
 from raycurator.cli.report import find_run_dir, load_report, print_report
 from raycurator.cli.runner import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, console, execute_built, fail, setup_logging
 from raycurator.cli.train_quality import train_quality
@@ -337,6 +338,7 @@ def report(
 
 
 app.command("train-quality")(train_quality)
+app.command("dedup")(dedup)
 
 
 def _resolve_env_address() -> None:

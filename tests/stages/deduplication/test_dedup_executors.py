@@ -33,9 +33,11 @@ def source(corpus: Corpus, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def outcome(source: Path, out: Path, executor) -> tuple[list[str], list[str], list[str]]:
     """(exact duplicate ids, fuzzy duplicate ids, ids kept after both) of one executor."""
-    exact = ExactDeduplicationWorkflow(str(source), str(out / "exact"), id_field="id").run(executor)
-    fuzzy = FuzzyDeduplicationWorkflow(str(out / "exact" / "deduplicated"), str(out / "fuzzy"), id_field="id",
-                                       cache_path=str(out / "cache")).run(executor)
+    exact = ExactDeduplicationWorkflow(str(out / "exact"), str(source), input_filetype="jsonl", id_field="id",
+                                       normalize_text=True, perform_removal=True).run(executor=executor)
+    fuzzy = FuzzyDeduplicationWorkflow(str(out / "cache"), str(out / "fuzzy"), str(out / "exact" / "deduplicated"),
+                                       input_filetype="jsonl", id_field="id", perform_removal=True,
+                                       verify=True).run(executor=executor)
     exact_ids = sorted(i for f in exact.duplicate_id_files for i in pq.read_table(f)["id"].to_pylist())
     fuzzy_ids = sorted(i for f in fuzzy.duplicate_id_files for i in pq.read_table(f)["id"].to_pylist())
     kept = sorted(json.loads(line)["id"] for f in fuzzy.output_files for line in Path(f).read_text().splitlines())

@@ -69,7 +69,7 @@ def test_fuzzy_recall_and_no_false_merges(corpus, verify):
 def test_fuzzy_results_identical_across_runs_and_partitionings(corpus):
     first = fuzzy_duplicates(corpus, num_batches=4)
     second = fuzzy_duplicates(corpus, num_batches=4)
-    other = fuzzy_duplicates(corpus, num_batches=7, num_partitions=3)
+    other = fuzzy_duplicates(corpus, num_batches=7, lsh_num_output_partitions=3)
     assert first.equals(second)
     assert first.equals(other)
     assert first.num_rows > 0

@@ -68,8 +68,9 @@ def expected_exact_removals(corpus: Corpus) -> set[str]:
 # -- exact ---------------------------------------------------------------------------------------
 def test_exact_workflow_removes_exactly_the_injected_copies(tmp_path, corpus):
     src = write_jsonl(corpus, tmp_path / "in")
-    workflow = ExactDeduplicationWorkflow(str(src), str(tmp_path / "out"), id_field="id")
-    result = workflow.run(LocalExecutor())
+    workflow = ExactDeduplicationWorkflow(str(tmp_path / "out"), str(src), input_filetype="jsonl", id_field="id",
+                                          normalize_text=True, perform_removal=True)
+    result = workflow.run(executor=LocalExecutor())
     duplicates = read_ids(result.duplicate_id_files, "id")
     removed = set(duplicates.column("id").to_pylist())
     assert len(corpus.exact_copies) == 25
@@ -88,7 +89,8 @@ def test_exact_workflow_removes_exactly_the_injected_copies(tmp_path, corpus):
 
 def test_exact_workflow_assigns_ids_when_the_input_has_none(tmp_path, corpus):
     src = write_jsonl(corpus, tmp_path / "in", with_id=False)
-    result = ExactDeduplicationWorkflow(str(src), str(tmp_path / "out")).run()
+    result = ExactDeduplicationWorkflow(str(tmp_path / "out"), str(src), input_filetype="jsonl", normalize_text=True,
+                                        perform_removal=True).run(executor=LocalExecutor())
     assert result.num_duplicates == 25
     ids = read_ids(result.duplicate_id_files, CURATOR_DEDUP_ID_STR).column(CURATOR_DEDUP_ID_STR).to_pylist()
     assert len(set(ids)) == 25
@@ -103,9 +105,9 @@ def test_exact_workflow_assigns_ids_when_the_input_has_none(tmp_path, corpus):
 def test_exact_identify_only_writes_ids_and_no_data(tmp_path, corpus):
     src = write_parquet(corpus, tmp_path / "in")
     out = tmp_path / "out"
-    workflow = ExactDeduplicationWorkflow(str(src), str(out), cache_path=str(tmp_path / "cache"),
-                                          input_filetype="parquet", id_field="id", perform_removal=False)
-    result = workflow.run()
+    workflow = ExactDeduplicationWorkflow(str(out), str(src), input_filetype="parquet", id_field="id",
+                                          normalize_text=True, cache_path=str(tmp_path / "cache"))
+    result = workflow.run(executor=LocalExecutor())
     assert result.output_path is None and result.output_files == []
     assert not (out / "deduplicated").exists()
     assert Path(result.duplicate_ids_path) == tmp_path / "cache" / "ExactDuplicateIds"
@@ -115,20 +117,21 @@ def test_exact_identify_only_writes_ids_and_no_data(tmp_path, corpus):
 def test_exact_parquet_round_trip_and_rerun_rules(tmp_path, corpus):
     src = write_parquet(corpus, tmp_path / "in")
     out = tmp_path / "out"
-    first = ExactDeduplicationWorkflow(str(src), str(out), input_filetype="parquet", id_field="id").run()
+    options = {"input_filetype": "parquet", "id_field": "id", "normalize_text": True, "perform_removal": True}
+    first = ExactDeduplicationWorkflow(str(out), str(src), **options).run(executor=LocalExecutor())
     rows = read_output(first.output_path, "parquet")
     assert len(rows) == len(corpus.ids) - 25
     with pytest.raises(FileExistsError, match="overwrite=True"):
-        ExactDeduplicationWorkflow(str(src), str(out), input_filetype="parquet", id_field="id").run()
-    again = ExactDeduplicationWorkflow(str(src), str(out), input_filetype="parquet", id_field="id",
-                                       overwrite=True).run()
+        ExactDeduplicationWorkflow(str(out), str(src), **options).run(executor=LocalExecutor())
+    again = ExactDeduplicationWorkflow(str(out), str(src), **options, overwrite=True).run(executor=LocalExecutor())
     assert read_output(again.output_path, "parquet") == rows
 
 
 def test_exact_workflow_without_duplicates(tmp_path):
     corpus = Corpus(ids=["a", "b", "c"], texts=["one", "two", "three"])
     src = write_jsonl(corpus, tmp_path / "in", num_files=1)
-    result = ExactDeduplicationWorkflow(str(src), str(tmp_path / "out"), id_field="id").run()
+    result = ExactDeduplicationWorkflow(str(tmp_path / "out"), str(src), input_filetype="jsonl", id_field="id",
+                                        perform_removal=True).run(executor=LocalExecutor())
     assert result.num_duplicates == 0 and result.duplicate_id_files == []
     assert sorted(r["id"] for r in read_output(result.output_path, "jsonl")) == ["a", "b", "c"]
 
@@ -136,9 +139,9 @@ def test_exact_workflow_without_duplicates(tmp_path):
 # -- fuzzy -------------------------------------------------------------------------------------------
 def test_fuzzy_workflow_end_to_end(tmp_path, corpus):
     src = write_jsonl(corpus, tmp_path / "in")
-    workflow = FuzzyDeduplicationWorkflow(str(src), str(tmp_path / "out"), cache_path=str(tmp_path / "cache"),
-                                          id_field="id")
-    result = workflow.run()
+    workflow = FuzzyDeduplicationWorkflow(str(tmp_path / "cache"), str(tmp_path / "out"), str(src),
+                                          input_filetype="jsonl", perform_removal=True, id_field="id", verify=True)
+    result = workflow.run(executor=LocalExecutor())
     duplicates = read_ids(result.duplicate_id_files, "id")
     kept = dict(zip(duplicates.column("id").to_pylist(), duplicates.column(DUPLICATE_OF_FIELD).to_pylist(),
                     strict=True))
@@ -156,7 +159,8 @@ def test_fuzzy_workflow_end_to_end(tmp_path, corpus):
 def test_fuzzy_workflow_identify_only_and_deterministic(tmp_path, corpus):
     src = write_jsonl(corpus, tmp_path / "in", with_id=False)
     results = [
-        FuzzyDeduplicationWorkflow(str(src), str(tmp_path / f"out{k}"), perform_removal=False).run()
+        FuzzyDeduplicationWorkflow(str(tmp_path / f"cache{k}"), str(tmp_path / f"out{k}"), str(src),
+                                   input_filetype="jsonl").run(executor=LocalExecutor())
         for k in range(2)
     ]
     assert all(r.output_files == [] for r in results)
@@ -171,8 +175,10 @@ def test_fuzzy_workflow_identify_only_and_deterministic(tmp_path, corpus):
 
 def test_fuzzy_workflow_parquet_without_verification(tmp_path, corpus):
     src = write_parquet(corpus, tmp_path / "in")
-    result = FuzzyDeduplicationWorkflow(str(src), str(tmp_path / "out"), input_filetype="parquet",
-                                        output_filetype="jsonl", id_field="id", verify=False).run()
+    result = FuzzyDeduplicationWorkflow(str(tmp_path / "cache"), str(tmp_path / "out"), str(src),
+                                        input_filetype="parquet", perform_removal=True, output_filetype="jsonl",
+                                        id_field="id").run(executor=LocalExecutor())
+    assert not (tmp_path / "cache" / "FuzzyDuplicatePairs").exists()  # pairs are verified (and kept) only on ask
     rows = read_output(result.output_path, "jsonl")
     assert len(rows) == len(corpus.ids) - result.num_duplicates
     assert result.num_duplicates >= len(corpus.exact_copies)

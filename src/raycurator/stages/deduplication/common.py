@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
+import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from raycurator.errors import StageInputError
-from raycurator.tasks import DocumentBatch
+from raycurator.tasks import DocumentBatch, FileGroupTask
 
 #: Column holding the document ids that deduplication works on, when the input brings none.
 CURATOR_DEDUP_ID_STR = "_curator_dedup_id"
@@ -76,3 +80,26 @@ def sort_by_id(table: pa.Table, id_field: str) -> pa.Table:
 def empty_duplicates_table(id_type: pa.DataType, id_field: str) -> pa.Table:
     """A duplicate-id table with no rows: `id_field` and `_duplicate_of`."""
     return pa.table({id_field: pa.array([], type=id_type), DUPLICATE_OF_FIELD: pa.array([], type=id_type)})
+
+
+def write_ids_file(table: pa.Table, directory: str, file_name: str, dataset_name: str, task_id: str) -> FileGroupTask:
+    """Write `table` as ``<directory>/<file_name>`` (Parquet, through a temporary file and a rename).
+
+    Lets the stage that finds duplicate ids write them itself, so a run needs no writer workers
+    after it. Returns the `FileGroupTask` naming the file, as a writer stage would.
+    """
+    fs, root = fsspec.core.url_to_fs(directory)
+    fs.makedirs(root, exist_ok=True)
+    final = f"{root.rstrip('/')}/{file_name}"
+    temporary = f"{root.rstrip('/')}/.{file_name}.{uuid.uuid4().hex}.tmp"
+    try:
+        with fs.open(temporary, "wb") as handle:
+            pq.write_table(table, handle)
+        fs.mv(temporary, final)
+    finally:
+        if fs.exists(temporary):
+            fs.rm(temporary)
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    path = final if protocol in ("file", "local") else fs.unstrip_protocol(final)
+    metadata = {"num_rows": table.num_rows}
+    return FileGroupTask(task_id=task_id, dataset_name=dataset_name, data=[path], _metadata=metadata)

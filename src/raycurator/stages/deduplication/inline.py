@@ -6,11 +6,13 @@ These composites do it in the document stream of a single pipeline, built from t
 
 - `ExactDuplicateFilter` = `ExactDuplicateHashStage` (all columns kept) -> `ExactDuplicateShuffle`,
   a shuffle by hash whose reduce side keeps the smallest id of each hash: one pass, distributed.
-- `FuzzyDuplicateFilter` = `MinHashStage` (all columns kept) -> `FuzzyDuplicateBarrier`, a
-  barrier that bands the signatures (LSH), verifies candidate pairs by character n-gram
-  Jaccard, finds connected components, and drops every member but the smallest id of each.
-  The barrier gathers all documents in one worker: right for a demo and datasets that fit a
-  node's memory; use `FuzzyDeduplicationWorkflow` beyond that.
+- `FuzzyDuplicateFilter` = `MinHashStage` (all columns kept) -> `FuzzyBandsStage` (LSH bucket
+  ids per band, replacing the signature; both map stages run in parallel) ->
+  `FuzzyDuplicateBarrier`, a barrier that pairs documents sharing a bucket, verifies candidate
+  pairs by character n-gram Jaccard, finds connected components, and drops every member but the
+  smallest id of each. The barrier gathers all documents in one worker: right for a demo and
+  datasets that fit a node's memory; use `FuzzyDeduplicationWorkflow` beyond that (it never
+  gathers documents, only candidate pairs).
 """
 
 from __future__ import annotations
@@ -90,9 +92,50 @@ class ExactDuplicateFilter(CompositeStage[DocumentBatch, DocumentBatch]):
         ]
 
 
+#: Column of a document's LSH bucket ids, one per band (null for a document without shingles).
+BANDS_FIELD = "_lsh_bands"
+
+
+class FuzzyBandsStage(ProcessingStage[DocumentBatch, DocumentBatch]):
+    """Map stage: each document's LSH bucket id per band, in place of its MinHash signature.
+
+    Runs in parallel before `FuzzyDuplicateBarrier` (fused with `MinHashStage` on the actor
+    pool), so the barrier gets `num_bands` 64-bit ids per document instead of the signature
+    (20 x 8 bytes instead of 260 x 4 with the defaults) and does no hashing itself.
+    """
+
+    def __init__(
+        self, num_bands: int = 20, minhashes_per_band: int = 13, minhash_field: str = MINHASH_FIELD
+    ) -> None:
+        self.num_bands, self.minhashes_per_band = resolve_lsh_params(num_bands, minhashes_per_band)
+        self.minhash_field = minhash_field
+        self._name = "FuzzyBandsStage"
+
+    def inputs(self) -> tuple[list[str], list[str]]:
+        return ["data"], [self.minhash_field]
+
+    def outputs(self) -> tuple[list[str], list[str]]:
+        return ["data"], [BANDS_FIELD]
+
+    def process(self, task: DocumentBatch) -> DocumentBatch:
+        table = table_of(task, self.name)
+        require_columns(table, [self.minhash_field], self.name, task)
+        width = self.num_bands * self.minhashes_per_band
+        signatures = signatures_from_arrow(table.column(self.minhash_field), width)
+        usable = ~np.all(signatures == EMPTY_SIGNATURE_VALUE, axis=1)
+        bands = band_bucket_ids(signatures, self.num_bands, self.minhashes_per_band)
+        flat = pa.array(bands.reshape(-1), type=pa.uint64())
+        column = pa.FixedSizeListArray.from_arrays(flat, self.num_bands, mask=pa.array(~usable))
+        table = table.drop_columns([self.minhash_field])
+        if BANDS_FIELD in table.column_names:
+            table = table.drop_columns([BANDS_FIELD])
+        return with_batch(task, table.append_column(BANDS_FIELD, column))
+
+
 class FuzzyDuplicateBarrier(ProcessingStage[DocumentBatch, DocumentBatch]):
-    """Barrier: LSH over every document's MinHash signature, Jaccard-verified pairs, connected
-    components; drops all members of a component but its smallest id, and the signature column."""
+    """Barrier: candidate pairs from every document's LSH bucket ids (`FuzzyBandsStage`),
+    Jaccard-verified, connected components; drops all members of a component but its smallest
+    id, and the bucket-id column. Only candidate documents' texts are shingled here."""
 
     def __init__(
         self,
@@ -117,7 +160,7 @@ class FuzzyDuplicateBarrier(ProcessingStage[DocumentBatch, DocumentBatch]):
         self._name = "FuzzyDuplicateBarrier"
 
     def inputs(self) -> tuple[list[str], list[str]]:
-        return ["data"], [self.id_field, self.text_field, self.minhash_field]
+        return ["data"], [self.id_field, self.text_field, BANDS_FIELD]
 
     def ray_stage_spec(self) -> dict[str, Any]:
         return {RayStageSpecKeys.IS_BARRIER: True}
@@ -127,14 +170,17 @@ class FuzzyDuplicateBarrier(ProcessingStage[DocumentBatch, DocumentBatch]):
 
     def duplicate_ids(self, tables: list[pa.Table]) -> pa.Array:
         """The ids to drop: every member of a similar-document component but its smallest id."""
-        width = self.num_bands * self.minhashes_per_band
         ids = pa.chunked_array([c for t in tables for c in t.column(self.id_field).chunks])
         if len(ids) < 2:
             return ids.combine_chunks().slice(0, 0)
-        signatures = np.concatenate([signatures_from_arrow(t.column(self.minhash_field), width) for t in tables])
-        usable = ~np.all(signatures == EMPTY_SIGNATURE_VALUE, axis=1)
-        rows = np.flatnonzero(usable)
-        buckets = band_bucket_ids(signatures[rows], self.num_bands, self.minhashes_per_band)
+        band_column = pa.chunked_array([c for t in tables for c in t.column(BANDS_FIELD).chunks]).combine_chunks()
+        if band_column.type.list_size != self.num_bands:
+            raise ValueError(
+                f"stage '{self.name}': {BANDS_FIELD} holds {band_column.type.list_size} bands, "
+                f"expected {self.num_bands}"
+            )
+        rows = np.flatnonzero(~np.asarray(band_column.is_null().to_numpy(zero_copy_only=False), dtype=bool))
+        buckets = band_column.take(pa.array(rows)).flatten().to_numpy(zero_copy_only=False)
         member_rows = np.repeat(rows, self.num_bands)
         bucket_table = pa.table(
             {self.id_field: ids.take(pa.array(member_rows)), BUCKET_FIELD: pa.array(buckets.reshape(-1))}
@@ -172,7 +218,7 @@ class FuzzyDuplicateBarrier(ProcessingStage[DocumentBatch, DocumentBatch]):
         tables = []
         for task in tasks:
             table = table_of(task, self.name)
-            require_columns(table, [self.id_field, self.text_field, self.minhash_field], self.name, task)
+            require_columns(table, [self.id_field, self.text_field, BANDS_FIELD], self.name, task)
             tables.append(table)
         duplicates = self.duplicate_ids(tables) if tables else pa.array([], type=pa.string())
         outputs: list[DocumentBatch] = []
@@ -185,7 +231,7 @@ class FuzzyDuplicateBarrier(ProcessingStage[DocumentBatch, DocumentBatch]):
             else:
                 kept = table
             removed += table.num_rows - kept.num_rows
-            kept = kept.drop_columns([self.minhash_field])
+            kept = kept.drop_columns([BANDS_FIELD])
             if kept.num_rows:
                 outputs.append(with_batch(task, kept))
             counts.append(1 if kept.num_rows else 0)
@@ -199,7 +245,9 @@ class FuzzyDuplicateFilter(CompositeStage[DocumentBatch, DocumentBatch]):
 
     Keeps the smallest `id_field` of each group of similar documents; needs unique ids.
     `num_bands` x `minhashes_per_band` signature values; pairs below `jaccard_threshold` are not
-    duplicates (with `verify`). The second part is a barrier holding every document.
+    duplicates (with `verify`). Signatures and bucket ids are computed in parallel (map stages);
+    the last part is a barrier holding every document, whose own work is the pairing, the
+    verification of candidate pairs and the components.
     """
 
     def __init__(
@@ -232,6 +280,7 @@ class FuzzyDuplicateFilter(CompositeStage[DocumentBatch, DocumentBatch]):
                 seed=self.seed,
                 keep_columns=True,
             ),
+            FuzzyBandsStage(self.num_bands, self.minhashes_per_band),
             FuzzyDuplicateBarrier(
                 id_field=self.id_field,
                 text_field=self.text_field,

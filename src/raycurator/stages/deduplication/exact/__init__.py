@@ -1,4 +1,9 @@
-"""Exact deduplication: hash of the normalised text, shuffle by hash, one document kept per hash."""
+"""Exact deduplication: hash of the normalised text, shuffle by hash, one document kept per hash.
+
+`ExactDeduplicationWorkflow` lives at the pipeline layer; it is loaded from there on first access.
+"""
+
+from typing import Any
 
 from raycurator.stages.deduplication.exact.hashing import (
     EXACT_HASH_FIELD,
@@ -11,7 +16,6 @@ from raycurator.stages.deduplication.exact.identification import (
     ExactDuplicateIdentification,
 )
 from raycurator.stages.deduplication.exact.identify import ExactDuplicateIdsStage
-from raycurator.stages.deduplication.exact.workflow import ExactDeduplicationWorkflow
 
 __all__ = [
     "EXACT_DUPLICATE_GROUP_FIELD",
@@ -23,3 +27,11 @@ __all__ = [
     "exact_text_hash",
     "normalize_for_exact_match",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ExactDeduplicationWorkflow":
+        from raycurator.pipeline.exact_dedup import ExactDeduplicationWorkflow
+
+        return ExactDeduplicationWorkflow
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

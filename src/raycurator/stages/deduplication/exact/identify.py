@@ -9,9 +9,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from raycurator.errors import StageInputError
-from raycurator.stages.deduplication.common import CURATOR_DEDUP_ID_STR, DUPLICATE_OF_FIELD
+from raycurator.stages.deduplication.common import CURATOR_DEDUP_ID_STR, DUPLICATE_OF_FIELD, write_ids_file
 from raycurator.stages.deduplication.exact.hashing import EXACT_HASH_FIELD
 from raycurator.stages.shuffle import ShuffleStage
+from raycurator.tasks import Task
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,9 @@ class ExactDuplicateIdsStage(ShuffleStage):
 
     Of the documents sharing a hash, the one with the smallest id is kept (a deterministic
     choice); every other one is emitted as a row `(id_field, _duplicate_of)`. Partitions
-    without duplicates produce no task.
+    without duplicates produce no task. With `output_path`, each partition's rows are written
+    there as ``part-<partition>.parquet`` (no writer stage needed after this one) and the
+    partition's output is the `FileGroupTask` naming that file.
     """
 
     _name = "ExactDuplicateIdsStage"  # NeMo Curator's ExactDuplicateIdentification: exact.identification
@@ -69,10 +72,21 @@ class ExactDuplicateIdsStage(ShuffleStage):
         id_field: str = CURATOR_DEDUP_ID_STR,
         hash_field: str = EXACT_HASH_FIELD,
         num_partitions: int | None = None,
+        *,
+        output_path: str | None = None,
     ) -> None:
         super().__init__(hash_field, num_partitions=num_partitions)
         self.id_field = id_field
         self.hash_field = hash_field
+        self.output_path = output_path
+
+    def merge(self, partition_index: int, tables: list[pa.Table], dataset_name: str) -> Task | None:
+        merged = super().merge(partition_index, tables, dataset_name)
+        if merged is None or not self.output_path:
+            return merged
+        return write_ids_file(
+            merged.to_pyarrow(), self.output_path, f"part-{partition_index:05d}.parquet", dataset_name, merged.task_id
+        )
 
     def inputs(self) -> tuple[list[str], list[str]]:
         return ["data"], [self.hash_field, self.id_field]

@@ -1,19 +1,27 @@
 """Fuzzy deduplication on CPUs: MinHash over character n-grams, LSH buckets via the shuffle,
-optional Jaccard verification, connected components."""
+optional Jaccard verification, connected components.
 
-from raycurator.stages.deduplication.fuzzy.buckets import BucketsToCandidatePairs
-from raycurator.stages.deduplication.fuzzy.connected_components import ConnectedComponentsStage
-from raycurator.stages.deduplication.fuzzy.jaccard import CandidatePairTextJoin, JaccardVerificationStage
-from raycurator.stages.deduplication.fuzzy.lsh import (
-    LSHStage,
-    band_bucket_ids,
-    candidate_probability,
-    optimal_param,
-    resolve_lsh_params,
-)
-from raycurator.stages.deduplication.fuzzy.minhash import MinHasher, MinHashStage, estimate_jaccard
-from raycurator.stages.deduplication.fuzzy.shingles import char_ngram_jaccard
-from raycurator.stages.deduplication.fuzzy.workflow import FuzzyDeduplicationWorkflow
+Names are loaded on first access (a worker imports only what its stage needs, e.g. no SciPy for
+MinHash); `FuzzyDeduplicationWorkflow` comes from the pipeline layer.
+"""
+
+from typing import Any
+
+_WHERE = {
+    "BucketsToCandidatePairs": "buckets",
+    "CandidatePairTextJoin": "jaccard",
+    "ConnectedComponentsStage": "connected_components",
+    "JaccardVerificationStage": "jaccard",
+    "LSHStage": "lsh.stage",
+    "MinHashStage": "minhash",
+    "MinHasher": "minhash",
+    "band_bucket_ids": "lsh.stage",
+    "candidate_probability": "lsh.stage",
+    "char_ngram_jaccard": "shingles",
+    "estimate_jaccard": "minhash",
+    "optimal_param": "lsh.stage",
+    "resolve_lsh_params": "lsh.stage",
+}
 
 __all__ = [
     "BucketsToCandidatePairs",
@@ -31,3 +39,15 @@ __all__ = [
     "optimal_param",
     "resolve_lsh_params",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:  # loaded on first use: a worker running one stage imports only that stage's module
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    if name == "FuzzyDeduplicationWorkflow":
+        from raycurator.pipeline.fuzzy_dedup import FuzzyDeduplicationWorkflow
+
+        return FuzzyDeduplicationWorkflow
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,10 +19,11 @@ from raycurator.stages.deduplication.common import (
     DUPLICATE_OF_FIELD,
     require_columns,
     table_of,
+    write_ids_file,
 )
 from raycurator.stages.deduplication.fuzzy.buckets import sorted_unique
 from raycurator.stages.deduplication.fuzzy.rows import JACCARD_FIELD, KIND_PAIR, PAIR_ID_FIELD, rows_of_kind
-from raycurator.tasks import DocumentBatch
+from raycurator.tasks import DocumentBatch, FileGroupTask
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,9 @@ class ConnectedComponentsStage(ProcessingStage[DocumentBatch, DocumentBatch]):
     Of each component the document with the smallest id is kept; every other member is
     emitted as `(id_field, _duplicate_of)`, sorted by id, in tasks of at most
     `rows_per_output` rows (none when there is no duplicate). With `edges_path`, the
-    gathered pairs are also written there as ``pairs.parquet``.
+    gathered pairs are also written there as ``pairs.parquet``. With `output_path`, the
+    duplicate ids are written there as ``part-<n>.parquet`` files instead (no writer stage
+    needed after this one) and the stage returns one `FileGroupTask` per file.
     """
 
     _name = "ConnectedComponentsStage"
@@ -79,12 +82,15 @@ class ConnectedComponentsStage(ProcessingStage[DocumentBatch, DocumentBatch]):
         id_field: str = CURATOR_DEDUP_ID_STR,
         rows_per_output: int = 1_000_000,
         edges_path: str | None = None,
+        *,
+        output_path: str | None = None,
     ) -> None:
         if rows_per_output < 1:
             raise ValueError(f"rows_per_output must be >= 1, got {rows_per_output}")
         self.id_field = id_field
         self.rows_per_output = rows_per_output
         self.edges_path = edges_path
+        self.output_path = output_path
 
     def inputs(self) -> tuple[list[str], list[str]]:
         return ["data"], [self.id_field, PAIR_ID_FIELD]
@@ -98,7 +104,7 @@ class ConnectedComponentsStage(ProcessingStage[DocumentBatch, DocumentBatch]):
     def process(self, task: DocumentBatch) -> list[DocumentBatch]:
         return self.process_batch([task])
 
-    def process_batch(self, tasks: list[DocumentBatch]) -> list[DocumentBatch]:
+    def process_batch(self, tasks: list[DocumentBatch]) -> list[DocumentBatch | FileGroupTask]:
         if not tasks:
             return []
         edge_tables = []
@@ -117,15 +123,15 @@ class ConnectedComponentsStage(ProcessingStage[DocumentBatch, DocumentBatch]):
         logger.info(
             "stage '%s': %d edges -> %d duplicate documents", self.name, edges.num_rows, duplicates.num_rows
         )
-        outputs = []
+        outputs: list[DocumentBatch | FileGroupTask] = []
         for index, start in enumerate(range(0, duplicates.num_rows, self.rows_per_output)):
-            outputs.append(
-                DocumentBatch(
-                    task_id=f"{self.name}-{index:05d}",
-                    dataset_name=tasks[0].dataset_name,
-                    data=duplicates.slice(start, self.rows_per_output),
+            task_id, part = f"{self.name}-{index:05d}", duplicates.slice(start, self.rows_per_output)
+            if self.output_path:
+                outputs.append(
+                    write_ids_file(part, self.output_path, f"part-{index:05d}.parquet", tasks[0].dataset_name, task_id)
                 )
-            )
+            else:
+                outputs.append(DocumentBatch(task_id=task_id, dataset_name=tasks[0].dataset_name, data=part))
         return outputs
 
     def _write_edges(self, edges: pa.Table) -> None:

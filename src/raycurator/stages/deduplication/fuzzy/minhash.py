@@ -17,7 +17,6 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from raycurator.stages.base import ProcessingStage
@@ -200,8 +199,10 @@ class CPUMinHash(MinHash):
         super().__init__(seed, num_hashes, char_ngrams, use_64bit_hash)
         self._hasher = MinHasher(num_perm=num_hashes, char_ngrams=char_ngrams, seed=seed)
 
-    def compute_minhashes(self, text_series: Any) -> pd.Series:
+    def compute_minhashes(self, text_series: Any) -> Any:
         """A pandas Series of uint32 signature lists, aligned with `text_series` (nulls count as "")."""
+        import pandas as pd  # only this NeMo-compatible helper needs pandas
+
         texts = ["" if t is None or t != t else str(t) for t in list(text_series)]
         signatures = self._hasher.signatures(texts)
         index = text_series.index if isinstance(text_series, pd.Series) else None

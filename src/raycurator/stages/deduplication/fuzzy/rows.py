@@ -10,7 +10,6 @@ kind does not use are null.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -46,6 +45,8 @@ def kind_column(kind: int, n: int) -> pa.Array:
 
 def id_hashes(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """A stable uint64 hash of every id (used as the shuffle key of document rows)."""
+    import pandas as pd  # only the verification path needs it; MinHash/LSH workers skip the import
+
     values = ids.to_numpy(zero_copy_only=False) if not isinstance(ids, np.ndarray) else ids
     return pd.util.hash_array(np.asarray(values, dtype=object)).astype(np.uint64)
 

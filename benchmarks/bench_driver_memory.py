@@ -106,8 +106,11 @@ def main() -> int:
         output = workdir / f"out-{scale}x"
         out = subprocess.run(
             [sys.executable, __file__, "--child", str(corpus), str(output)],
-            check=True, capture_output=True, text=True,
+            check=False, capture_output=True, text=True,
         )
+        if out.returncode != 0:
+            print(f"MISSED: the {scale}x run failed (exit {out.returncode}):\n{(out.stdout + out.stderr)[-3000:]}")
+            return 1
         results[scale] = json.loads(out.stdout.strip().splitlines()[-1])
         results[scale]["rows_written"] = count_rows(output)
         print(f"{scale}x: {args.mb * scale:.0f} MB, {docs} docs -> {results[scale]['rows_written']} written (unfused), "

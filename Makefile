@@ -24,9 +24,13 @@ test: setup lint
 demo: setup
 	$(BIN)/raycurator demo --output demo_output
 
+BENCHMARKS := bench_streaming bench_driver_memory bench_overhead compare_executors
+
 bench: setup
-	for b in bench_streaming bench_driver_memory bench_overhead compare_executors; do \
-		echo "== $$b"; $(BIN)/python benchmarks/$$b.py || exit 1; done
+	@missed=""; for b in $(BENCHMARKS); do \
+		echo "== $$b"; $(BIN)/python benchmarks/$$b.py || missed="$$missed $$b"; done; \
+	if [ -n "$$missed" ]; then echo "benchmarks that missed their target or failed:$$missed"; exit 1; fi; \
+	echo "every benchmark met its target"
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info src/*.egg-info

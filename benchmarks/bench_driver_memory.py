@@ -1,8 +1,13 @@
 """Driver memory: the same read -> filter -> write pipeline on 1x and 4x the data.
 
 Each scale runs in its own subprocess (fresh driver, embedded local Ray, 2 CPUs) and reports
-the driver's peak RSS. Target: the 4x run's peak within 50 MB of the 1x run's, i.e. the
-driver holds references and metadata, never the documents.
+the driver's peak RSS. Stage fusion is off, so the reader, the filters and the writer run in
+their own actors and every document crosses the object store between them: a driver that
+fetched the objects it routes would grow with the data. The 4x corpus is the 1x corpus four
+times over (ids made unique), so the 4x run must write exactly 4x the rows; the rows are
+counted in the written files. Target: the 4x run's peak within 50 MB of the 1x run's, i.e.
+the driver holds references and metadata, never the documents. Exits 1 on a missed target or
+a wrong row count.
 
     .venv/bin/python benchmarks/bench_driver_memory.py [--mb 40] [--workdir DIR]
 """
@@ -25,22 +30,33 @@ WORDS = (
 ).split()
 
 
-def generate(directory: Path, megabytes: float, docs_per_file: int = 2500) -> int:
-    """Write JSONL files of random documents totalling about `megabytes`; returns the document count."""
+def generate(directory: Path, megabytes: float, copies: int, docs_per_file: int = 2500) -> int:
+    """Write JSONL files of random documents totalling about `megabytes`, `copies` times over
+    (each copy's ids unique); returns the document count."""
     directory.mkdir(parents=True, exist_ok=True)
     rng = random.Random(7)
     written, index, file_index = 0, 0, 0
     while written < megabytes * 1024 * 1024:
-        lines = []
+        texts = []
         for _ in range(docs_per_file):
-            words = rng.choices(WORDS, k=rng.randint(20, 300))
-            lines.append(json.dumps({"id": f"doc-{index}", "text": " ".join(words)}))
-            index += 1
-        data = "\n".join(lines) + "\n"
-        (directory / f"part-{file_index:05d}.jsonl").write_text(data)
+            texts.append(" ".join(rng.choices(WORDS, k=rng.randint(20, 300))))
+        for copy in range(copies):
+            lines = [json.dumps({"id": f"doc-{index + i}-{copy}", "text": text}) for i, text in enumerate(texts)]
+            data = "\n".join(lines) + "\n"
+            (directory / f"part-{file_index:05d}-{copy}.jsonl").write_text(data)
         written += len(data)
+        index += len(texts)
         file_index += 1
-    return index
+    return index * copies
+
+
+def count_rows(directory: Path) -> int:
+    """Lines in every JSONL file under `directory`."""
+    rows = 0
+    for path in directory.rglob("*.jsonl"):
+        with open(path, "rb") as handle:
+            rows += sum(1 for _ in handle)
+    return rows
 
 
 def run_pipeline(input_dir: str, output_dir: str) -> None:
@@ -61,40 +77,58 @@ def run_pipeline(input_dir: str, output_dir: str) -> None:
             JsonlWriter(output_dir),
         ],
     )
-    executor = RayActorPoolExecutor(config={"return_results": False, "num_cpus": 2}, show_progress=False)
+    config = {"return_results": False, "num_cpus": 2, "fuse_stages": False}
+    executor = RayActorPoolExecutor(config=config, show_progress=False)
     start = time.perf_counter()
     pipeline.run(executor)
     wall = time.perf_counter() - start
     report = executor.last_report
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    rows_out = report.stages[-1].rows_in if report else 0
-    print(json.dumps({"peak_rss_mb": peak_kb / 1024, "wall_s": wall, "rows_written": rows_out}))
+    rows_in = report.stages[-1].rows_in if report else 0
+    print(json.dumps({"peak_rss_mb": peak_kb / 1024, "wall_s": wall, "writer_rows_in": rows_in}))
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mb", type=float, default=40.0, help="size of the 1x corpus in MB")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--target-mb", type=float, default=50.0, help="most the 4x peak may exceed the 1x peak by")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         run_pipeline(*args.child)
-        return
+        return 0
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="raycurator-bench-mem-"))
     results = {}
     for scale in (1, 4):
         corpus = workdir / f"in-{scale}x"
-        docs = generate(corpus, args.mb * scale)
+        docs = generate(corpus, args.mb, copies=scale)
+        output = workdir / f"out-{scale}x"
         out = subprocess.run(
-            [sys.executable, __file__, "--child", str(corpus), str(workdir / f"out-{scale}x")],
-            check=True, capture_output=True, text=True,
+            [sys.executable, __file__, "--child", str(corpus), str(output)],
+            check=False, capture_output=True, text=True,
         )
+        if out.returncode != 0:
+            print(f"MISSED: the {scale}x run failed (exit {out.returncode}):\n{(out.stdout + out.stderr)[-3000:]}")
+            return 1
         results[scale] = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{scale}x: {args.mb * scale:.0f} MB, {docs} docs -> {results[scale]['rows_written']} written, "
-              f"wall {results[scale]['wall_s']:.1f}s, driver peak RSS {results[scale]['peak_rss_mb']:.0f} MB")
+        results[scale]["rows_written"] = count_rows(output)
+        print(f"{scale}x: {args.mb * scale:.0f} MB, {docs} docs -> {results[scale]['rows_written']} written (unfused), "
+              f"wall {results[scale]['wall_s']:.1f}s, "
+              f"driver peak RSS {results[scale]['peak_rss_mb']:.0f} MB")
     delta = results[4]["peak_rss_mb"] - results[1]["peak_rss_mb"]
-    print(f"driver peak RSS 4x - 1x: {delta:+.0f} MB (target within 50 MB)")
+    print(f"driver peak RSS 4x - 1x: {delta:+.0f} MB (target within {args.target_mb:.0f} MB)")
+    missed = []
+    if results[1]["rows_written"] == 0 or results[4]["rows_written"] != 4 * results[1]["rows_written"]:
+        missed.append(f"the 4x run wrote {results[4]['rows_written']} rows, not 4 x {results[1]['rows_written']}")
+    if delta > args.target_mb:
+        missed.append(f"driver peak RSS grew by {delta:.0f} MB > {args.target_mb:.0f} MB")
+    for reason in missed:
+        print(f"MISSED: {reason}")
+    if not missed:
+        print("OK: driver memory flat and 4x the rows written")
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -69,7 +69,7 @@ def main() -> None:
     texts = documents(args.docs)
     megabytes = sum(len(t.encode("utf-8")) for t in texts) / 1e6
     loop_s = plain_loop(texts)
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
     try:
         ours_s = through_executor(texts, args.batch_docs)
     finally:

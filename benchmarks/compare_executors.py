@@ -10,12 +10,14 @@ pipeline in its own child process, so each driver's peak RSS (`getrusage(RUSAGE_
 its own: LocalExecutor, RayActorPoolExecutor stage-by-stage and streaming, RayDataExecutor.
 The same work done in one plain Python process (json + the filter rules written plainly,
 no framework) is the floor; its time divided by the cores is the ideal parallel floor.
-Every run's kept-row count must equal the floor's.
+Every run must write the floor's documents: the same ids and the same text (a digest of the
+sorted (id, text) pairs), each once. The script exits 1 when a run fails or its output differs.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -203,12 +205,38 @@ def child_main(name: str, input_dir: Path, output_dir: Path, cpus: int) -> dict:
 
             ray.shutdown()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    rows = 0
+    rows, unique_ids, digest = output_content(output_dir)
+    return {"name": name, "wall_s": wall, "ray_start_s": ray_start, "rows_out": rows, "unique_ids": unique_ids,
+            "content_digest": digest, "peak_rss_mb": peak_mb, "rss_before_mb": rss_before}  # fmt: skip
+
+
+def output_content(output_dir: Path) -> tuple[int, int, str]:
+    """(rows, distinct ids, SHA-256 of the sorted (id, text) pairs) of every JSONL file written."""
+    pairs = []
     for path in output_dir.rglob("*.jsonl"):
-        with open(path, "rb") as handle:
-            rows += sum(1 for _ in handle)
-    return {"name": name, "wall_s": wall, "ray_start_s": ray_start, "rows_out": rows,
-            "peak_rss_mb": peak_mb, "rss_before_mb": rss_before}  # fmt: skip
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                record = json.loads(line)
+                pairs.append((record["id"], record["text"]))
+    pairs.sort()
+    digest = hashlib.sha256()
+    for doc_id, text in pairs:
+        digest.update(json.dumps([doc_id, text], ensure_ascii=False).encode())
+        digest.update(b"\n")
+    return len(pairs), len({doc_id for doc_id, _ in pairs}), digest.hexdigest()
+
+
+def content_problem(result: dict, floor: dict | None) -> str | None:
+    """Why a run's output is not the floor's (None when it is, or when there is no floor)."""
+    if result["unique_ids"] != result["rows_out"]:
+        return f"{result['rows_out'] - result['unique_ids']} duplicate ids"
+    if not floor or "error" in floor:
+        return None
+    if result["rows_out"] != floor["rows_out"]:
+        return f"{result['rows_out']} rows, the floor {floor['rows_out']}"
+    if result["content_digest"] != floor["content_digest"]:
+        return "ids or texts differ from the floor's"
+    return None
 
 
 def run_child(name: str, input_dir: Path, workdir: Path, cpus: int) -> dict:
@@ -245,7 +273,8 @@ def format_table(results: list[dict], floor: dict | None, cores: int, corpus_mb:
         if "error" in result:
             lines.append(f"{result['name']:<28}  FAILED: {result['error'][:300]}")
             continue
-        check = "" if not floor or result["rows_out"] == floor.get("rows_out") else "  ROWS DIFFER FROM FLOOR"
+        problem = content_problem(result, floor)
+        check = f"  OUTPUT DIFFERS: {problem}" if problem else ""
         vs_floor = f"{result['wall_s'] / floor_per_core:.2f}x" if floor_per_core else "-"
         lines.append(
             f"{result['name']:<28}{result['wall_s']:>9.1f}{result['ray_start_s']:>13.1f}{result['rows_out']:>11,}"
@@ -302,9 +331,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps({"results": results, "floor": floor, "cores": args.cpus,
                                          "corpus_bytes": size}, indent=2))  # fmt: skip
-    failed = [r for r in results if "error" in r]
-    mismatched = [r for r in results if floor and "error" not in r and r["rows_out"] != floor.get("rows_out")]
-    return 1 if failed or mismatched else 0
+    failed = [r["name"] for r in results if "error" in r]
+    mismatched = [r["name"] for r in results if "error" not in r and content_problem(r, floor)]
+    if floor and "error" in floor:
+        failed.append(FLOOR)
+    if failed or mismatched:
+        print(f"MISSED: failed {failed}, output differs from the floor {mismatched}")
+        return 1
+    print("OK: every executor wrote the floor's documents" if floor else "OK: every executor ran (no floor to compare)")
+    return 0
 
 
 if __name__ == "__main__":

@@ -97,16 +97,38 @@ def assert_no_ray():
 
 
 class _HtmlCollector(HTMLParser):
+    """Every start tag, all text, and each table row as a list of (cell's data-key, cell's text)."""
+
     def __init__(self) -> None:
         super().__init__()
         self.tags: list[tuple[str, dict]] = []
         self.text: list[str] = []
+        self.rows: list[list[tuple[str | None, str]]] = []
+        self._cell: list[str] | None = None
 
     def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
+        attrs = dict(attrs)
+        self.tags.append((tag, attrs))
+        if tag == "tr":
+            self.rows.append([])
+        elif tag == "td" and self.rows:
+            self._cell = []
+            self.rows[-1].append((attrs.get("data-key"), ""))
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self._cell is not None:
+            key, _ = self.rows[-1][-1]
+            self.rows[-1][-1] = (key, "".join(self._cell).strip())
+            self._cell = None
 
     def handle_data(self, data):
         self.text.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+#: The per-stage counts the HTML report's stage table must show, compared cell by cell.
+STAGE_COUNT_KEYS = ("tasks_in", "tasks_out", "tasks_failed", "rows_in", "rows_out", "rows_failed", "batches")
 
 
 def check_report_html(raw: str, report: dict) -> None:
@@ -124,12 +146,14 @@ def check_report_html(raw: str, report: dict) -> None:
     assert "http://" not in raw and "https://" not in raw
     text = " ".join(page.text).replace(",", "")
     assert report["run_id"] in text and report["status"] in text
-    for stage in report["stages"]:
-        assert stage["stage_name"] in text
-        for key in ("tasks_in", "tasks_out", "rows_in", "rows_out"):
-            assert str(stage[key]) in text
-    cells = [attrs.get("data-key") for tag, attrs in page.tags if tag == "td" and attrs.get("data-key")]
-    assert cells.count("rows_in") == len(report["stages"])
+    stage_rows = [row for row in page.rows if any(key == "rows_in" for key, _ in row)]
+    assert len(stage_rows) == len(report["stages"]), stage_rows
+    for index, (stage, row) in enumerate(zip(report["stages"], stage_rows, strict=True), start=1):
+        assert [text for _, text in row[:2]] == [str(index), stage["stage_name"]], row
+        shown = {key: text for key, text in row if key}
+        for key in STAGE_COUNT_KEYS:
+            if key in stage:
+                assert shown[key].replace(",", "") == str(stage[key]), (stage["stage_name"], key, shown[key])
     assert sum(1 for tag, _ in page.tags if tag == "svg") == (3 if report["stages"] else 0)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -52,6 +53,16 @@ def stages(data: Path, out: Path, min_words: int = 5, extra: list | None = None)
     ]
 
 
+def run_command_options() -> set[str]:
+    """Every option `raycurator run` accepts."""
+    import typer
+
+    from raycurator.cli.main import app
+
+    command = typer.main.get_command(app).commands["run"]
+    return {option for param in command.params for option in param.opts}
+
+
 def run(stage_list, checkpoint: Path, **config):
     executor = RayActorPoolExecutor(config={"checkpoint_dir": str(checkpoint), **config}, show_progress=False)
     executor.execute(stage_list)
@@ -75,8 +86,15 @@ def test_rerun_skips_finished_partitions_and_a_changed_pipeline_is_refused(tmp_p
     assert report.stages[1].tasks_in == 0, "skipped partitions must not be read again"
     assert written_rows(out) == first
 
-    with pytest.raises(PipelineConfigError, match=r"different pipeline.*WordCountFilter|different pipeline.*changed"):
-        run(stages(data, out, min_words=7), checkpoint)
+    changed = stages(data, out, min_words=7)
+    (filter_name,) = [stage.name for stage in changed if isinstance(stage, ScoreFilter)]
+    with pytest.raises(PipelineConfigError) as info:
+        run(changed, checkpoint)
+    message = str(info.value)
+    assert f"different pipeline (stage '{filter_name}' changed its parameters)" in message
+    assert "executor config: checkpoint_start_over=True" in message
+    (flag,) = re.findall(r"CLI: (--[\w-]+)", message)
+    assert flag in run_command_options(), f"the hint names {flag}, which `raycurator run` does not accept"
     figures, _ = run(stages(data, out, min_words=7), checkpoint, checkpoint_start_over=True)
     assert figures["partitions_skipped"] == 0 and figures["partitions_finished"] == 6
 

@@ -145,16 +145,13 @@ def test_a_stage_too_big_for_the_cluster_is_a_clear_error(alive_actors) -> None:
 
 
 def test_slow_batch_does_not_hold_the_others_back() -> None:
-    start = time.monotonic()
     outputs, _ = run([Sleepy("task-000", slow_s=3.0)], make_batches(12), mode="stage_by_stage")
-    elapsed = time.monotonic() - start
     by_pid: dict[int, list[str]] = {}
     for output in outputs:
         by_pid.setdefault(output.to_pyarrow()["pid"][0].as_py(), []).append(output.task_id)
     slow_pid = next(pid for pid, ids in by_pid.items() if "task-000" in ids)
     assert by_pid[slow_pid] == ["task-000"], "tasks queued behind the slow batch on its actor"
     assert sum(len(v) for v in by_pid.values()) == 12
-    assert elapsed < 3.0 + 6.0
 
 
 @pytest.mark.parametrize("mode", ["streaming", "stage_by_stage"])

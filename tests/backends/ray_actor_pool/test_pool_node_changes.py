@@ -266,6 +266,30 @@ def test_a_lost_node_loses_nothing_and_its_data_is_recomputed(cluster, tmp_path,
     assert nodes["results_discarded"] + sum(s.tasks_discarded for s in report.stages) > 0
 
 
+def test_stage_by_stage_a_lost_node_loses_nothing(cluster, tmp_path) -> None:
+    """Stage by stage, the last stage's results and the earlier stages' outputs stored on a lost
+    worker are made again; the output equals a clean run's."""
+    head = cluster.head_node.node_id
+    count = 16
+    two_workers(cluster)
+    run = Run(cluster, pipeline(tmp_path, 0.3), tasks(count), mode="stage_by_stage")
+
+    def finished_results_on_a_worker() -> str | None:
+        counts = Counter(n for n, _ in markers(tmp_path, "c") if n != head)
+        return next((node for node, n in counts.items() if n >= 2), None)
+
+    run.wait_for(lambda: finished_results_on_a_worker() is not None, timeout=120)
+    victim_id = finished_results_on_a_worker()
+    cluster.remove_node(next(n for n in cluster.worker_nodes if n.node_id == victim_id))
+    outputs = run.finish()
+    assert rows_of(outputs) == expected_rows(count), "output differs from a clean run"
+    assert sorted(t.task_id for t in outputs) == [f"t{i:02d}" for i in range(count)]
+    report = run.executor.last_report
+    assert report.mode == "stage_by_stage"
+    assert report.extra["nodes"]["lost"] == [victim_id]
+    assert report.balanced, [s.to_dict() for s in report.stages]
+
+
 class MarkedPartitioning(FilePartitioningStage):
     """The reader's partitioning stage, leaving a marker named after the node it ran on."""
 

@@ -176,14 +176,40 @@ def test_same_outputs_as_the_local_executor(name) -> None:
         assert rows_of(outputs) == expected, type(executor).__name__
 
 
-def test_source_stage_from_the_start_token_is_split_and_runs_in_parallel() -> None:
+class Rendezvous(ProcessingStage[DocumentBatch, DocumentBatch]):
+    """Marks its arrival, then waits (at most `wait_s`) for a call in another process to arrive
+    too; records the pid and whether it met one. Calls that run one after another never meet."""
+
+    _name = "rendezvous"
+
+    def __init__(self, marker_dir: str, wait_s: float = 30.0) -> None:
+        self.marker_dir, self.wait_s = marker_dir, wait_s
+
+    def process(self, task: DocumentBatch) -> DocumentBatch:
+        Path(self.marker_dir, f"arrived-{os.getpid()}-{task.task_id}").touch()
+        deadline = time.monotonic() + self.wait_s
+        met = False
+        while not met and time.monotonic() < deadline:
+            met = any(p.name.split("-")[1] != str(os.getpid()) for p in Path(self.marker_dir).glob("arrived-*"))
+            time.sleep(0.05)
+        table = task.to_pyarrow()
+        table = table.append_column("met", pa.array([met] * table.num_rows))
+        return rebuild(task, table.append_column("pid_rendezvous", pa.array([os.getpid()] * table.num_rows)))
+
+
+def test_source_stage_from_the_start_token_is_split_and_runs_in_parallel(tmp_path) -> None:
     stages = [Source(6), Tag()]
     executor = RayDataExecutor()
     outputs = executor.execute(stages)
     assert rows_of(outputs) == rows_of(LocalExecutor().execute(stages))
     assert executor.last_plan[0].split_after
-    pids = {o.to_pyarrow()["pid_tag"][0].as_py() for o in outputs}
-    assert len(pids) >= 1 and all(o.num_items == 3 for o in outputs)
+    assert len(outputs) == 6 and all(o.num_items == 3 for o in outputs)
+    # the split batches reach the next stage as separate blocks, two of them in flight at once
+    outputs = RayDataExecutor().execute([Source(6), Rendezvous(str(tmp_path))])
+    assert len(outputs) == 6
+    pids = {o.to_pyarrow()["pid_rendezvous"][0].as_py() for o in outputs}
+    assert len(pids) == 2, pids
+    assert any(o.to_pyarrow()["met"][0].as_py() for o in outputs), "no two batches ran at the same time"
 
 
 def test_setup_state_runs_in_actors_and_perf_stats_follow_stage_order(tmp_path) -> None:
@@ -317,10 +343,40 @@ class TagAsTasks(Tag):
         return {RayStageSpecKeys.IS_ACTOR_STAGE: False}
 
 
+class CallTagAsTasks(TagAsTasks):
+    """`TagAsTasks` whose every set-up gets a new id: a marker per set-up ("began-") and per
+    teardown ("ended-") named by that id, and each output carries the id it ran under."""
+
+    _name = "call_tag_as_tasks"
+
+    def setup(self, worker_metadata=None) -> None:
+        super().setup(worker_metadata)
+        self.setup_id = f"{os.getpid()}_{time.monotonic_ns()}"
+        Path(self.marker_dir, f"began-{self.setup_id}").touch()
+
+    def teardown(self) -> None:
+        super().teardown()
+        Path(self.marker_dir, f"ended-{self.setup_id}").touch()
+
+    def process(self, task: DocumentBatch) -> DocumentBatch:
+        task = super().process(task)
+        return rebuild(task, task.to_pyarrow().append_column("setup_id", pa.array([self.setup_id] * task.num_items)))
+
+
 def test_a_setup_stage_that_asks_for_tasks_is_set_up_around_each_batch(tmp_path) -> None:
     executor = RayDataExecutor()
-    outputs = executor.execute([TagAsTasks(marker_dir=str(tmp_path))], make_batches(4))
+    outputs = executor.execute([TagAsTasks()], make_batches(4))
     assert [p.use_actors for p in executor.last_plan] == [False]
     assert rows_of(outputs) == rows_of(LocalExecutor().execute([TagAsTasks()], make_batches(4)))
-    assert len(list(tmp_path.glob("setup-*"))) >= 1
-    assert len(list(tmp_path.glob("teardown-*"))) == len(list(tmp_path.glob("setup-*")))
+    # 8 tasks in batches of 2 on at most 2 workers: set up once per worker, some set-up would
+    # serve 4 tasks; set up around each batch, none serves more than 2, and each is torn down
+    outputs = executor.execute([CallTagAsTasks(marker_dir=str(tmp_path))], make_batches(8))
+    assert len(outputs) == 8
+    served: dict[str, int] = {}
+    for output in outputs:
+        setup_id = output.to_pyarrow()["setup_id"][0].as_py()
+        served[setup_id] = served.get(setup_id, 0) + 1
+    assert max(served.values()) <= 2, served
+    setups = sorted(p.name.removeprefix("began-") for p in tmp_path.glob("began-*"))
+    assert setups == sorted(served), "every set-up served a batch"
+    assert sorted(p.name.removeprefix("ended-") for p in tmp_path.glob("ended-*")) == setups

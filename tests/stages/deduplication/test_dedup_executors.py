@@ -50,9 +50,29 @@ def local_outcome(source: Path, tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_local_outcome_is_sound(local_outcome, corpus: Corpus) -> None:
+    """The baseline the other executors are held to removes exactly the planted copies."""
     exact_ids, fuzzy_ids, kept = local_outcome
-    assert len(exact_ids) == 20 and len(fuzzy_ids) >= 0.95 * 30
-    assert len(kept) == len(corpus.ids) - len(exact_ids) - len(fuzzy_ids)
+    assert len(exact_ids) == len(set(exact_ids)) == 20
+    # each planted exact pair loses exactly one of its two documents, and nothing else is removed
+    pairs = [{copy, original} for copy, original in corpus.exact_copies.items()]
+    assert all(len(pair & set(exact_ids)) == 1 for pair in pairs), exact_ids
+    assert set(exact_ids) <= set().union(*pairs)
+    # near copies group with their original (and its exact copy, whichever of them survived): the
+    # fuzzy stage removes only members of those groups, at least 95% of what it could, and keeps
+    # one member of every group; half-overlap documents are never removed
+    groups: dict[str, set[str]] = {}
+    for original, near in corpus.near_pairs:
+        groups.setdefault(original, {original}).add(near)
+    for copy, original in corpus.exact_copies.items():
+        if original in groups:
+            groups[original].add(copy)
+    survivors = {original: group - set(exact_ids) for original, group in groups.items()}
+    assert set(fuzzy_ids) <= set().union(*survivors.values()), sorted(set(fuzzy_ids) - set().union(*groups.values()))
+    assert all(group - set(fuzzy_ids) for group in survivors.values()), "a whole group was removed"
+    removable = sum(len(group) - 1 for group in survivors.values())
+    assert len(fuzzy_ids) == len(set(fuzzy_ids)) >= 0.95 * removable
+    assert not set(fuzzy_ids) & {partial for _, partial in corpus.partial_pairs}
+    assert set(kept) == set(corpus.ids) - set(exact_ids) - set(fuzzy_ids) and len(kept) == len(set(kept))
 
 
 @pytest.mark.usefixtures("shared_ray")

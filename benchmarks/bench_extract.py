@@ -22,7 +22,7 @@ Ray's start-up is not counted. The pages are the test pages of
 inline script each, about the size of a typical crawled page. The default scale (16 files of
 300 pages) keeps actor start-up a small share of the executor's run.
 
-    .venv/bin/python benchmarks/bench_extract.py [--files 16] [--pages 300] [--repeats 2] \
+    .venv/bin/python benchmarks/bench_extract.py [--files 16] [--pages 300] [--repeats 2]
         [--algorithms justext,resiliparse]
 """
 

@@ -14,8 +14,10 @@ actor processes, torch and model loading, the first tokenized batch) is printed 
 (`start-up`) and taken out of its documents/s; the end-to-end figure with it is printed too.
 Ray starts before any clock. Each side runs ``--repeats`` times in alternating order and the
 fastest run of each counts (most of the noise of a shared machine goes). Prints documents per
-second of each, their ratio (target >= 0.8; the exit status is 1 below it) and the largest
-difference between the two sets of vectors.
+second of each, their ratio (target >= 0.8; the exit status is 1 below it), the CPU ratio
+(encode's CPU seconds over those of the whole executor run, driver and Ray processes, start-up
+included: independent of how busy a shared machine is) and the largest difference between
+the two sets of vectors.
 
 Run: ``.venv/bin/python benchmarks/bench_embed.py [--docs 4000] [--cpus 2] [--repeats 2]``
 """
@@ -27,6 +29,7 @@ import time
 
 import numpy as np
 import pyarrow as pa
+from _cpu_meter import DescendantCpu
 
 from raycurator.cli.corpus import make_documents
 from raycurator.stages.text.embedders import EmbeddingCreatorStage
@@ -54,21 +57,24 @@ def make_tasks(texts: list[str], docs_per_task: int) -> list[DocumentBatch]:
     ]  # fmt: skip
 
 
-def run_raycurator(texts: list[str], cpus: int, docs_per_task: int) -> tuple[float, float, np.ndarray]:
-    """(wall seconds, start-up seconds, vectors in document order) of one executor run (Ray already up)."""
+def run_raycurator(texts: list[str], cpus: int, docs_per_task: int) -> tuple[float, float, float, np.ndarray]:
+    """(wall seconds, start-up seconds, CPU seconds of the driver and all Ray processes, vectors in
+    document order) of one executor run (Ray already up)."""
     from raycurator.backends.ray_actor_pool import RayActorPoolExecutor
     from raycurator.pipeline import Pipeline
 
     tasks = make_tasks(texts, docs_per_task)
     executor = RayActorPoolExecutor(config={"num_cpus": cpus}, show_progress=False)
-    started_at, start = time.time(), time.perf_counter()
-    out = Pipeline("bench_embed", stages=[EmbeddingCreatorStage()]).run(executor, tasks)
+    started_at, start, cpu = time.time(), time.perf_counter(), time.process_time()
+    with DescendantCpu() as ray_cpu:
+        out = Pipeline("bench_embed", stages=[EmbeddingCreatorStage()]).run(executor, tasks)
     elapsed = time.perf_counter() - start
+    cpu_s = time.process_time() - cpu + ray_cpu.seconds
     model = next(s for s in executor.last_report.stages if s.stage_name.endswith("_model"))
     startup = (model.first_start - started_at) if model.first_start else 0.0
     table = pa.concat_tables([t.to_pyarrow() for t in out])
     order = np.argsort(table.column("id").to_numpy())
-    return elapsed, startup, np.array(table.column("embeddings").to_pylist())[order]
+    return elapsed, startup, cpu_s, np.array(table.column("embeddings").to_pylist())[order]
 
 
 class SentenceTransformersSide:
@@ -84,10 +90,11 @@ class SentenceTransformersSide:
     def warm_up(self, texts: list[str]) -> None:
         self.model.encode(texts[:64], batch_size=64, normalize_embeddings=True)
 
-    def run(self, texts: list[str]) -> tuple[float, np.ndarray]:
-        start = time.perf_counter()
+    def run(self, texts: list[str]) -> tuple[float, float, np.ndarray]:
+        """(wall seconds, CPU seconds, vectors)."""
+        start, cpu = time.perf_counter(), time.process_time()
         vectors = self.model.encode(texts, batch_size=64, normalize_embeddings=True)
-        return time.perf_counter() - start, vectors
+        return time.perf_counter() - start, time.process_time() - cpu, vectors
 
 
 def main() -> int:
@@ -108,8 +115,8 @@ def main() -> int:
           f"best of {args.repeats} alternating runs per side")  # fmt: skip
     st_side = SentenceTransformersSide(args.cpus)
     st_side.warm_up(texts)
-    st_runs: list[tuple[float, np.ndarray]] = []
-    rc_runs: list[tuple[float, float, np.ndarray]] = []
+    st_runs: list[tuple[float, float, np.ndarray]] = []
+    rc_runs: list[tuple[float, float, float, np.ndarray]] = []
     ray.init(address="local", num_cpus=args.cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
              log_to_driver=False)  # fmt: skip
     try:
@@ -122,8 +129,9 @@ def main() -> int:
                 st_runs.append(st_side.run(texts))
     finally:
         ray.shutdown()
-    st_time, st_vectors = min(st_runs, key=lambda r: r[0])
-    rc_time, startup, rc_vectors = min(rc_runs, key=lambda r: r[0] - r[1])
+    st_time, _, st_vectors = min(st_runs, key=lambda r: r[0])
+    rc_time, startup, _, rc_vectors = min(rc_runs, key=lambda r: r[0] - r[1])
+    cpu_ratio = min(r[1] for r in st_runs) / min(r[2] for r in rc_runs)
     st_rate, rc_rate, e2e_rate = len(texts) / st_time, len(texts) / (rc_time - startup), len(texts) / rc_time
     ratio = rc_rate / st_rate
     print(f"sentence-transformers encode: {st_time:7.2f} s  {st_rate:8.1f} docs/s")
@@ -131,6 +139,8 @@ def main() -> int:
           f"(start-up {startup:.1f} s apart)")  # fmt: skip
     print(f"raycurator end to end:        {rc_time:7.2f} s  {e2e_rate:8.1f} docs/s (start-up included)")
     print(f"ratio: {ratio:.2f} (target >= {args.target}); end to end {e2e_rate / st_rate:.2f}")
+    print(f"CPU ratio (encode's CPU seconds / the whole executor run's, start-up included; "
+          f"independent of machine load): {cpu_ratio:.2f}")  # fmt: skip
     print(f"largest difference between the vectors: {np.abs(rc_vectors - st_vectors).max():.2e}")
     if not ratio >= args.target:
         print(f"MISSED target {args.target}")

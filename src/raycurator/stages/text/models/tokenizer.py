@@ -10,6 +10,7 @@ meaning to embed. Texts longer than `max_seq_length` tokens are truncated and co
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from pathlib import Path
@@ -175,7 +176,7 @@ class TokenizerStage(ProcessingStage[DocumentBatch, DocumentBatch]):
         self._log_metric("num_tokens", int(lengths.sum()))
         offsets = np.zeros(len(ids) + 1, dtype=np.int32)
         np.cumsum(lengths, out=offsets[1:])
-        flat = np.fromiter((t for row in ids for t in row), dtype=np.int32, count=int(offsets[-1]))
+        flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int32, count=int(offsets[-1]))
         id_array = pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat))
         mask_array = pa.ListArray.from_arrays(pa.array(offsets), pa.array(np.ones(len(flat), dtype=np.int8)))
         out = table.append_column(INPUT_ID_FIELD, id_array).append_column(ATTENTION_MASK_FIELD, mask_array)

@@ -15,7 +15,7 @@ from raycurator.errors import RayCuratorError
 from raycurator.stages.base import ProcessingStage
 from raycurator.stages.text.download.base.extract import DocumentExtractor
 from raycurator.stages.text.download.base.skips import SkipCounter, SkipReason
-from raycurator.stages.text.download.base.time_limit import RecordTimeoutError, record_time_limit
+from raycurator.stages.text.download.base.time_limit import RecordTimeoutError, RecordTimer
 from raycurator.tasks import DocumentBatch, FileGroupTask
 
 logger = logging.getLogger(__name__)
@@ -94,12 +94,22 @@ class DocumentIterateExtractStage(ProcessingStage[FileGroupTask, DocumentBatch])
         columns = self.extractor.output_columns() if self.extractor else self.iterator.output_columns()
         return ["data"], list(columns) + ([self.filename_col] if self.filename_col else [])
 
-    def _extract(self, record: dict[str, Any], skips: Counter[str], path: str) -> dict[str, Any] | None:
+    def setup(self, worker_metadata: Any = None) -> None:
+        # Arrow's first table built from Python rows imports pandas and pyarrow.compute (about
+        # 0.4 s of CPU): pay it while the worker starts, not inside its first task.
+        rows_to_table([{"warm_up": None}], [])
+
+    def _extract(
+        self, record: dict[str, Any], skips: Counter[str], path: str, timer: RecordTimer
+    ) -> dict[str, Any] | None:
         if self.extractor is None:
             return record
         try:
-            with record_time_limit(self.record_timeout_s):
+            try:
+                timer.arm()
                 return self.extractor.extract(record)
+            finally:
+                timer.disarm()  # an alarm landing here is caught below like one during extract
         except RecordTimeoutError:
             skips[SkipReason.TIMEOUT.value] += 1
             logger.warning(
@@ -117,17 +127,19 @@ class DocumentIterateExtractStage(ProcessingStage[FileGroupTask, DocumentBatch])
     def _iterate_file(self, path: str, task: FileGroupTask, rows: list[dict[str, Any]], skips: Counter[str]) -> None:
         count = 0
         index = -1
+        file_name = os.path.basename(path)
         try:
-            for index, record in enumerate(self.iterator.iterate(path)):  # noqa: B007
-                if self.record_limit is not None and count >= self.record_limit:
-                    break
-                extracted = self._extract(record, skips, path)
-                if extracted is None:
-                    continue
-                if self.filename_col:
-                    extracted[self.filename_col] = os.path.basename(path)
-                rows.append(extracted)
-                count += 1
+            with RecordTimer(self.record_timeout_s) as timer:
+                for index, record in enumerate(self.iterator.iterate(path)):  # noqa: B007
+                    if self.record_limit is not None and count >= self.record_limit:
+                        break
+                    extracted = self._extract(record, skips, path, timer)
+                    if extracted is None:
+                        continue
+                    if self.filename_col:
+                        extracted[self.filename_col] = file_name
+                    rows.append(extracted)
+                    count += 1
         except Exception as error:
             raise IterationError(
                 f"stage '{self.name}': task '{task.task_id}': cannot iterate file {path} after record "

@@ -25,6 +25,6 @@ def keep_dense_paragraphs(
     kept = []
     for paragraph in paragraphs:
         words = paragraph.split()
-        if words and sum(word in stop_words for word in words) / len(words) >= required_density:
+        if words and sum(map(stop_words.__contains__, words)) / len(words) >= required_density:
             kept.append(paragraph)
     return kept

@@ -18,6 +18,7 @@ from raycurator.backends.report_html import write_report_html
 from raycurator.cli.build import BuiltPipeline
 from raycurator.cli.report import print_report, printable
 from raycurator.errors import RunTerminated, StageExecutionError
+from raycurator.utils.storage import is_url
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
@@ -88,7 +89,7 @@ def _debug_trace(error: BaseException) -> str:
 class RunOutcome:
     """What a finished (successful) run left: its report and output tasks."""
 
-    run_dir: Path | None
+    run_dir: Path | str | None  # a URL when the run folder is on object storage
     report: dict[str, Any] | None
     results: list[Any] = field(default_factory=list)
 
@@ -139,7 +140,7 @@ def _terminate(signum: int, frame: Any) -> None:
     raise RunTerminated(f"received signal {signum}")
 
 
-def _finish_report(built: BuiltPipeline, out: Console) -> tuple[Path | None, dict[str, Any] | None]:
+def _finish_report(built: BuiltPipeline, out: Console) -> tuple[Path | str | None, dict[str, Any] | None]:
     report = getattr(built.executor, "last_report", None)
     if report is None:
         out.print(f"(the {built.executor_type.name} executor keeps no run report)", markup=False)
@@ -149,6 +150,9 @@ def _finish_report(built: BuiltPipeline, out: Console) -> tuple[Path | None, dic
         print_report(data, out, None)
         out.print(f"(the {built.executor_type.name} executor writes no run report files)", markup=False)
         return None, data
+    if is_url(data["log_dir"]):  # on object storage: the executor uploaded report.json and report.html
+        print_report(data, out, data["log_dir"])
+        return data["log_dir"], data
     run_dir = Path(data["log_dir"])
     try:
         if not (run_dir / "report.html").exists():
@@ -162,7 +166,7 @@ def _finish_report(built: BuiltPipeline, out: Console) -> tuple[Path | None, dic
 def _print_outputs(results: list[Any], out: Console) -> None:
     files = [f for task in results if type(task).__name__ == "FileGroupTask" for f in task.data]
     if files:
-        folders = sorted({str(Path(f).parent) for f in files})
+        folders = sorted({f.rsplit("/", 1)[0] if is_url(f) else str(Path(f).parent) for f in files})
         where = folders[0] if len(folders) == 1 else f"{len(folders)} folders"
         out.print(f"output: {len(files)} file(s) in {where}", markup=False, highlight=False, soft_wrap=True)
     elif results:

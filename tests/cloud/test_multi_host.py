@@ -229,14 +229,14 @@ def test_three_hosts_s3_shipped_code_and_a_host_killed_mid_run(lan, tmp_path):
             "head.log",
         )
 
-        def started(process: subprocess.Popen, log: str) -> bool:  # `ray start` prints this once registered
+        def ray_up(process: subprocess.Popen, log: str) -> bool:  # `ray start` prints this once registered
             assert process.poll() is None or "Ray runtime started" in (tmp_path / log).read_text(), (
                 f"{log}: exited early:\n" + (tmp_path / log).read_text()[-3000:]
             )
             return "Ray runtime started" in (tmp_path / log).read_text()
 
         head_process = processes[-1]
-        _wait(lambda: started(head_process, "head.log"), 150, "the head host to start")  # workers need its GCS
+        _wait(lambda: ray_up(head_process, "head.log"), 150, "the head host to start")  # workers need its GCS
         workers: dict[str, str] = {}
         worker_processes: dict[str, subprocess.Popen] = {}
 
@@ -258,7 +258,7 @@ def test_three_hosts_s3_shipped_code_and_a_host_killed_mid_run(lan, tmp_path):
                 retries[role] -= 1
                 lan.kill_all(workers[role])
                 start_worker(role)
-            return started(worker_processes[role], f"{role}.log")
+            return ray_up(worker_processes[role], f"{role}.log")
 
         for number, role in ((2, "w1"), (3, "w2")):  # one after the other: less contention on a busy machine
             workers[role], addresses[role] = lan.host(role, number)

@@ -210,3 +210,24 @@ def test_explicit_storage_options_stay_out_of_checkpoints_and_errors(s3_server, 
     assert SECRET not in str(caught.value)
     (report,) = (tmp_path / "logs").glob("*/report.json")
     assert "failed" in report.read_text() and SECRET not in report.read_text()
+
+
+def test_downloads_into_an_s3_folder_appear_whole_once(s3_env, tmp_path):
+    from tests.stages.text.download.conftest import CrawlServer
+
+    from raycurator.stages.text.download.base.download import FsspecDownloader
+
+    bucket = s3_env.bucket()
+    site = tmp_path / "site"
+    site.mkdir()
+    payload = os.urandom(300_000)
+    (site / "crawl-0001.warc.gz").write_bytes(payload)
+    with CrawlServer(str(site)) as server:
+        downloader = FsspecDownloader(f"s3://{bucket}/downloads", chunk_bytes=64 * 1024)
+        url = f"{server.url}/crawl-0001.warc.gz"
+        assert downloader.download(url) == f"s3://{bucket}/downloads/crawl-0001.warc.gz"
+        assert downloader.download(url) == f"s3://{bucket}/downloads/crawl-0001.warc.gz"  # already there
+        assert server.gets["/crawl-0001.warc.gz"] == 1
+    assert s3_env.get(bucket, "downloads/crawl-0001.warc.gz") == payload
+    assert s3_env.keys(bucket) == ["downloads/crawl-0001.warc.gz"]  # no temporary object, ever:
+    assert not [r for r in s3_env.requests(bucket) if ".tmp" in r[1] or r[2]]

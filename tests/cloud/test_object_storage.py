@@ -232,3 +232,16 @@ def test_downloads_into_an_s3_folder_appear_whole_once(s3_env, tmp_path):
     assert s3_env.get(bucket, "downloads/crawl-0001.warc.gz") == payload
     assert s3_env.keys(bucket) == ["downloads/crawl-0001.warc.gz"]  # no temporary object, ever:
     assert not [r for r in s3_env.requests(bucket) if ".tmp" in r[1] or r[2]]
+
+
+def test_local_executor_run_folder_on_s3(s3_env, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    bucket = s3_env.bucket()
+    upload_corpus(s3_env, bucket)
+    executor = LocalExecutor(config={"log_dir": f"s3://{bucket}/logs"})
+    executor.execute([*JsonlReader(f"s3://{bucket}/in/").decompose(), JsonlWriter(f"s3://{bucket}/out")])
+    log_dir = executor.last_report.log_dir
+    assert log_dir.startswith(f"s3://{bucket}/logs/")
+    report = json.loads(s3_env.get(bucket, log_dir[len(f"s3://{bucket}/") :] + "/report.json"))
+    assert report["status"] == "succeeded" and report["log_dir"] == log_dir
+    assert list(tmp_path.iterdir()) == []  # nothing written locally under a mangled "s3:" folder

@@ -245,3 +245,26 @@ def test_local_executor_run_folder_on_s3(s3_env, tmp_path, monkeypatch):
     report = json.loads(s3_env.get(bucket, log_dir[len(f"s3://{bucket}/") :] + "/report.json"))
     assert report["status"] == "succeeded" and report["log_dir"] == log_dir
     assert list(tmp_path.iterdir()) == []  # nothing written locally under a mangled "s3:" folder
+
+
+def test_fuzzy_dedup_workflow_with_cache_and_output_on_s3(s3_env):
+    from raycurator.stages.deduplication.fuzzy.workflow import FuzzyDeduplicationWorkflow
+
+    bucket = s3_env.bucket()
+    words = "the river ran past the old mill where children played every summer afternoon".split()
+    rows = [{"id": f"u{i}", "text": " ".join(words[i % 5 :] + words[: i % 5]) + f" story {i} " * 3} for i in range(6)]
+    rows += [dict(rows[0], id="copy-a"), dict(rows[1], id="copy-b")]  # exact copies: fuzzy duplicates too
+    body = "".join(json.dumps(r) + "\n" for r in rows)
+    s3_env.client().put_object(Bucket=bucket, Key="in/docs.jsonl", Body=body.encode())
+    workflow = FuzzyDeduplicationWorkflow(
+        f"s3://{bucket}/in/", f"s3://{bucket}/dedup", cache_path=f"s3://{bucket}/cache", id_field="id"
+    )
+    result = workflow.run(executor=LocalExecutor())
+    assert result.num_duplicates == 2
+    assert result.duplicate_ids_path.startswith(f"s3://{bucket}/")
+    kept = []
+    for key in s3_env.keys(bucket, "dedup/"):
+        if key.endswith(".jsonl") and "/deduplicated/" in f"/{key}":
+            kept += [json.loads(line)["id"] for line in s3_env.get(bucket, key).decode().splitlines()]
+    assert len(kept) == len(rows) - 2 and len(set(kept)) == len(kept)
+    assert s3_env.keys(bucket, "cache/"), "the cache (verified duplicate pairs) is on S3"

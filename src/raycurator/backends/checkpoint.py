@@ -3,7 +3,8 @@
 A checkpoint directory holds `manifest.json` (a fingerprint of the pipeline: stage classes,
 names and parameters) and one marker file per source partition whose outputs have all been
 written by the pipeline's last stage (`done/<pipeline digest>-<key>.done`, written atomically
-and fsynced). A rerun with the same pipeline skips those partitions from the first stage on; a
+and fsynced; the directory may be on object storage, see `raycurator.utils.storage`).
+A rerun with the same pipeline skips those partitions from the first stage on; a
 changed pipeline is refused unless the caller asks to start over, and markers of another
 pipeline are never taken as done (even when the manifest is gone). A partition's key covers its
 task id and, per source file, the path, size and modification time, so a file changed since
@@ -18,13 +19,11 @@ import json
 import logging
 import os
 import re
-import shutil
-from pathlib import Path
 from typing import Any
 
-from raycurator.backends.report import write_text_atomic
 from raycurator.errors import PipelineConfigError
 from raycurator.stages.base import ProcessingStage
+from raycurator.utils import storage
 
 logger = logging.getLogger(__name__)
 
@@ -92,62 +91,75 @@ def partition_key(task_id: str, source_files: tuple[str, ...] | list[str]) -> st
 
 
 class CheckpointStore:
-    """The finished partitions of a pipeline, persisted in `directory`."""
+    """The finished partitions of a pipeline, persisted in `directory` (a local folder or an fsspec URL).
+
+    On object storage each marker is one object written whole (no rename there; see
+    `raycurator.utils.storage`); `storage_options` go to the filesystem.
+    """
 
     def __init__(
-        self, directory: str | os.PathLike[str], stages: list[ProcessingStage], start_over: bool = False
+        self,
+        directory: str | os.PathLike[str],
+        stages: list[ProcessingStage],
+        start_over: bool = False,
+        storage_options: dict[str, Any] | None = None,
     ) -> None:
-        self.directory = Path(directory)
-        self.done_dir = self.directory / "done"
+        self.directory = str(directory)
+        self.storage_options = storage_options
+        self.done_dir = storage.join(self.directory, "done")
         fingerprint = pipeline_fingerprint(stages)
         self.prefix = fingerprint["digest"][:16] + "-"  # markers belong to this pipeline only
-        manifest_path = self.directory / "manifest.json"
-        if manifest_path.exists() and not start_over:
-            previous = _read_manifest(manifest_path)
+        manifest_path = storage.join(self.directory, "manifest.json")
+        if storage.exists(manifest_path, storage_options) and not start_over:
+            previous = _read_manifest(manifest_path, storage_options)
             if previous.get("digest") != fingerprint["digest"]:
                 raise PipelineConfigError(
-                    f"the checkpoint in {self.directory} was written by a different pipeline "
+                    f"the checkpoint in {storage.redact_url(self.directory)} was written by a different pipeline "
                     f"({_difference(previous.get('stages', []), fingerprint['stages'])}); rerun the same pipeline to "
                     "resume, or start over (CLI: --start-over; executor config: checkpoint_start_over=True), which "
                     "discards the checkpoint"
                 )
-        elif start_over and self.directory.exists():
-            logger.warning("starting over: discarding the checkpoint in %s", self.directory)
-            shutil.rmtree(self.done_dir, ignore_errors=True)
-        self.done_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.directory, 0o700)
-        write_text_atomic(manifest_path, json.dumps(fingerprint, indent=2, sort_keys=True), FILE_MODE)
-        self.done: set[str] = {
-            p.name[len(self.prefix) : -len(".done")] for p in self.done_dir.glob(f"{self.prefix}*.done")
-        }
-        others = sum(1 for p in self.done_dir.glob("*.done") if not p.name.startswith(self.prefix))
+        elif start_over and storage.exists(self.directory, storage_options):
+            logger.warning("starting over: discarding the checkpoint in %s", storage.redact_url(self.directory))
+            storage.remove(self.done_dir, storage_options, recursive=True)
+        storage.make_private_folder(self.done_dir, storage_options)
+        storage.make_private_folder(self.directory, storage_options)
+        text = json.dumps(fingerprint, indent=2, sort_keys=True)
+        storage.write_atomic(manifest_path, text.encode("utf-8"), storage_options, FILE_MODE)
+        names = [n for n in storage.list_names(self.done_dir, storage_options) if n.endswith(".done")]
+        self.done: set[str] = {n[len(self.prefix) : -len(".done")] for n in names if n.startswith(self.prefix)}
+        others = sum(1 for n in names if not n.startswith(self.prefix))
         if others:
             logger.warning(
-                "%d finished partition(s) in %s belong to another pipeline; they are not reused", others, self.done_dir
+                "%d finished partition(s) in %s belong to another pipeline; they are not reused",
+                others,
+                storage.redact_url(self.done_dir),
             )
         self.recorded = 0
 
     def record(self, key: str) -> None:
-        """Mark partition `key` finished (durably: temp file, fsync, rename)."""
+        """Mark partition `key` finished (durably: temp file, fsync, rename; one whole object on object storage)."""
         if key in self.done:
             return
-        write_text_atomic(self.done_dir / f"{self.prefix}{key}.done", key, FILE_MODE)
+        marker = storage.join(self.done_dir, f"{self.prefix}{key}.done")
+        storage.write_atomic(marker, key.encode("utf-8"), self.storage_options, FILE_MODE)
         self.done.add(key)
         self.recorded += 1
 
 
-def _read_manifest(path: Path) -> dict[str, Any]:
+def _read_manifest(path: str, storage_options: dict[str, Any] | None = None) -> dict[str, Any]:
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(storage.read_bytes(path, storage_options).decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise PipelineConfigError(
-            f"the checkpoint manifest {path} cannot be read ({type(error).__name__}: {error}); it may have been "
-            "cut short. Start over (CLI: --start-over; executor config: checkpoint_start_over=True) to discard "
-            "the checkpoint"
+            f"the checkpoint manifest {storage.redact_url(path)} cannot be read ({type(error).__name__}: "
+            f"{storage.scrub(str(error), storage_options)}); it may have been cut short. Start over (CLI: "
+            "--start-over; executor config: checkpoint_start_over=True) to discard the checkpoint"
         ) from error
     if not isinstance(manifest, dict):
         raise PipelineConfigError(
-            f"the checkpoint manifest {path} is not a JSON object; start over (CLI: --start-over) to discard it"
+            f"the checkpoint manifest {storage.redact_url(path)} is not a JSON object; start over (CLI: "
+            "--start-over) to discard it"
         )
     return manifest
 

@@ -33,6 +33,7 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from raycurator.backends.base import BaseStageAdapter, NodeInfo, WorkerMetadata
+from raycurator.backends.code_shipping import check_code_on_nodes
 from raycurator.errors import PipelineConfigError, RunTerminated
 from raycurator.stages.base import ProcessingStage
 from raycurator.utils.ray_local import CLUSTER_FLAG_ENV, is_loopback, loopback_node_address
@@ -265,7 +266,11 @@ def _setup_on_node_remote(stage: ProcessingStage, node_id: str) -> str:
 
 
 def run_setup_on_nodes(stages: list[ProcessingStage], nodes: list[ClusterNode]) -> None:
-    """Run every stage's `setup_on_node` once on every node that can host it, pinned there, with its resources."""
+    """Run every stage's `setup_on_node` once on every node that can host it, pinned there, with its resources.
+
+    First, every node must be able to import the stages' own modules (`code_shipping`).
+    """
+    check_code_on_nodes(stages, nodes)
     calls = []
     for stage in stages:
         if type(stage).setup_on_node is ProcessingStage.setup_on_node:

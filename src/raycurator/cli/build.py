@@ -37,6 +37,13 @@ def build_executor(ctx: BuildContext, overrides: CliOverrides) -> tuple[Executor
     executor_type = EXECUTOR_TYPES[type_name_]
     raw_config = dict(section.get("config") or {})
     keys = config_keys(executor_type)
+    if overrides.working_dir is not None:
+        if "runtime_env" not in keys:
+            ctx.issues.append(ConfigIssue("--working-dir", f"does not apply to the {executor_type.name} executor"))
+        else:
+            shipped = {**(raw_config.get("runtime_env") or {}), "working_dir": overrides.working_dir}
+            raw_config["runtime_env"] = shipped
+            ctx.config.locations[("executor", "config", "runtime_env")] = f"--working-dir {overrides.working_dir}"
     for option, value, flag in (
         ("address", overrides.address, "--address"),
         ("checkpoint_dir", overrides.checkpoint_dir, "--checkpoint-dir"),

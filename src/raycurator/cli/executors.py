@@ -84,3 +84,4 @@ class CliOverrides:
     show_progress: bool | None = None
     start_over: bool | None = None
     insecure: bool | None = None
+    working_dir: str | None = None  # shipped to every worker (runtime_env working_dir)

@@ -6,6 +6,8 @@ the traceback. Logging handlers are configured here only (library code never doe
 """
 
 import json
+import os
+import sys
 import traceback
 from pathlib import Path
 from typing import Annotated, Any
@@ -35,7 +37,14 @@ app = typer.Typer(
 
 
 def load_and_build(pipeline_file: Path, overrides: list[str] | None, cli: CliOverrides, debug: bool) -> BuiltPipeline:
-    """Read, check and build a pipeline file, exiting with code 2 on config errors."""
+    """Read, check and build a pipeline file, exiting with code 2 on config errors.
+
+    The pipeline file's folder (and `--working-dir`) come first on `sys.path`, so stages named
+    by a dotted path in the user's own module next to the file import here.
+    """
+    for folder in (cli.working_dir, str(pipeline_file.resolve().parent)):
+        if folder and os.path.isdir(folder) and os.path.abspath(folder) not in sys.path:
+            sys.path.insert(0, os.path.abspath(folder))
     try:
         config = load_config(pipeline_file, overrides)
         return build(config, cli)
@@ -102,11 +111,22 @@ def run(
             help="Allow a Ray cluster reachable off this machine with authentication off (RAY_AUTH_MODE=disabled).",
         ),
     ] = False,
+    working_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--working-dir",
+            help="A folder (or zip/URL) of your code shipped to every worker of the cluster (runtime_env working_dir).",
+        ),
+    ] = None,
 ) -> None:
     """Check a pipeline file, then run it; print the per-stage summary and where the reports are."""
     setup_logging(debug, quiet)
     if start_over and checkpoint_dir is None:
         raise fail("--start-over needs --checkpoint-dir", EXIT_CONFIG)
+    if working_dir is not None and "://" not in working_dir:
+        if not os.path.exists(working_dir):
+            raise fail(f"--working-dir {working_dir}: no such folder or zip file", EXIT_CONFIG)
+        working_dir = os.path.abspath(working_dir)
     from raycurator.cli.cluster import resolve_address
 
     cli = CliOverrides(
@@ -116,6 +136,7 @@ def run(
         False if no_progress else None,
         True if start_over else None,
         True if insecure else None,
+        working_dir,
     )
     built = load_and_build(pipeline_file, set_, cli, debug)
     execute_built(built, debug)

@@ -15,6 +15,7 @@ from rich.text import Text
 from raycurator.backends.report import removal_reasons
 from raycurator.backends.report_html import run_totals, stage_rows
 from raycurator.cli.report_statistics import print_statistics
+from raycurator.utils.storage import redact_url
 
 # C0 controls but tab and newline, DEL, C1 controls: what a terminal may act on (ESC]0; ESC[2J ...)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -140,7 +141,7 @@ def _metric_text(value: Any) -> str:
     return f"{value:,.3f}" if isinstance(value, int | float) else str(value)
 
 
-def print_report(report: dict[str, Any], console: Console, run_dir: Path | None = None) -> None:
+def print_report(report: dict[str, Any], console: Console, run_dir: Path | str | None = None) -> None:
     """The summary table, run totals, and the paths of the report files."""
     console.print(summary_table(report))
     started = report.get("started_at")
@@ -182,7 +183,9 @@ def print_report(report: dict[str, Any], console: Console, run_dir: Path | None 
     if report.get("failure_ledger"):
         ledger = printable(report["failure_ledger"])
         console.print(f"failed inputs and skipped records: {ledger}", highlight=False, markup=False)
-    if run_dir is not None:
+    if isinstance(run_dir, str):  # a run folder on object storage (uploaded by the executor)
+        console.print(f"reports: {redact_url(run_dir)}/report.json, report.html", highlight=False, markup=False)
+    elif run_dir is not None:
         for name in ("report.json", "report.html"):
             if (run_dir / name).exists():
                 console.print(f"{name}: {run_dir / name}", highlight=False, markup=False, soft_wrap=True)

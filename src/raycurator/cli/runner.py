@@ -19,6 +19,7 @@ from raycurator.cli.build import BuiltPipeline
 from raycurator.cli.report import print_report, printable
 from raycurator.errors import RunTerminated, StageExecutionError
 from raycurator.utils.startup import format_breakdown, overhead_share
+from raycurator.utils.storage import is_url
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
@@ -89,7 +90,7 @@ def _debug_trace(error: BaseException) -> str:
 class RunOutcome:
     """What a finished (successful) run left: its report and output tasks."""
 
-    run_dir: Path | None
+    run_dir: Path | str | None  # a URL when the run folder is on object storage
     report: dict[str, Any] | None
     results: list[Any] = field(default_factory=list)
 
@@ -144,7 +145,7 @@ def _terminate(signum: int, frame: Any) -> None:
     raise RunTerminated(f"received signal {signum}")
 
 
-def _finish_report(built: BuiltPipeline, out: Console) -> tuple[Path | None, dict[str, Any] | None]:
+def _finish_report(built: BuiltPipeline, out: Console) -> tuple[Path | str | None, dict[str, Any] | None]:
     report = getattr(built.executor, "last_report", None)
     if report is None:
         out.print(f"(the {built.executor_type.name} executor keeps no run report)", markup=False)
@@ -154,6 +155,9 @@ def _finish_report(built: BuiltPipeline, out: Console) -> tuple[Path | None, dic
         print_report(data, out, None)
         out.print(f"(the {built.executor_type.name} executor writes no run report files)", markup=False)
         return None, data
+    if is_url(data["log_dir"]):  # on object storage: the executor uploaded report.json and report.html
+        print_report(data, out, data["log_dir"])
+        return data["log_dir"], data
     run_dir = Path(data["log_dir"])
     try:
         if not (run_dir / "report.html").exists():
@@ -197,7 +201,7 @@ def _print_startup(report: dict[str, Any] | None, out: Console, debug: bool) -> 
 def _print_outputs(results: list[Any], out: Console) -> None:
     files = [f for task in results if type(task).__name__ == "FileGroupTask" for f in task.data]
     if files:
-        folders = sorted({str(Path(f).parent) for f in files})
+        folders = sorted({f.rsplit("/", 1)[0] if is_url(f) else str(Path(f).parent) for f in files})
         where = folders[0] if len(folders) == 1 else f"{len(folders)} folders"
         out.print(f"output: {len(files)} file(s) in {where}", markup=False, highlight=False, soft_wrap=True)
     elif results:

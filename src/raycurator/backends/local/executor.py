@@ -21,6 +21,7 @@ from raycurator.backends.base import (
 from raycurator.backends.failures import FailureLedger, skipped_record_entry
 from raycurator.backends.outputs import RunOutputs
 from raycurator.backends.report import RunReport, StageCounters
+from raycurator.backends.run_folder import RunFolder
 from raycurator.errors import StageExecutionError
 from raycurator.stages.base import ProcessingStage
 from raycurator.tasks import Task
@@ -46,16 +47,17 @@ class LocalExecutor(BaseExecutor):
         outputs = RunOutputs(stages)
         log_dir = self.config.get("log_dir")
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        folder = RunFolder.create(str(log_dir), run_id) if log_dir else None  # object storage: staged, uploaded
         report = RunReport(
             run_id=run_id,
             executor=type(self).__name__,
             mode="sequential",
             stages=[StageCounters(stage.name) for stage in stages],
-            log_dir=os.path.join(str(log_dir), run_id) if log_dir else None,
+            log_dir=folder.location if folder else None,
         )
         report.note_side_outputs(stages)
         self.last_report = report
-        self._ledger = FailureLedger(os.path.join(report.log_dir, "failures.jsonl")) if report.log_dir else None
+        self._ledger = FailureLedger(folder.local / "failures.jsonl") if folder else None
         outputs.open()
         try:
             for stage, counters in zip(stages, report.stages, strict=True):
@@ -67,13 +69,14 @@ class LocalExecutor(BaseExecutor):
             raise
         finally:
             report.finished_at = time.time()
-            if self._ledger is not None and self._ledger.records:
-                report.failure_ledger = str(self._ledger.path)
-            if report.log_dir:
+            if self._ledger is not None and self._ledger.records and folder is not None:
+                report.failure_ledger = folder.location_of(self._ledger.path)
+            if folder is not None:
                 try:
-                    report.write(report.log_dir)
+                    report.write(folder.local)
                 except OSError as error:
-                    logger.warning("could not write the run report to %s: %s", report.log_dir, error)
+                    logger.warning("could not write the run report to %s: %s", folder.local, error)
+                folder.publish()
         outputs.close(succeeded=True)
         return tasks
 

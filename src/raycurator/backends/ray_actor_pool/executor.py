@@ -30,6 +30,7 @@ from raycurator.backends.ray_actor_pool.scheduling.scheduler import SchedulerCon
 from raycurator.backends.ray_cluster import ClusterNode, RayConnection, alive_nodes, ray_gpus, run_setup_on_nodes
 from raycurator.backends.report import RunReport
 from raycurator.backends.report_html import write_report_html
+from raycurator.backends.run_folder import RunFolder
 from raycurator.errors import InsufficientResourcesError, PipelineConfigError
 from raycurator.stages.base import ProcessingStage, RayStageSpecKeys
 from raycurator.tasks import Task
@@ -119,7 +120,8 @@ class RayActorPoolExecutor(BaseExecutor):
     def _run_dir(self) -> Path:
         base = self.options.log_dir or os.environ.get("RAYCURATOR_LOG_DIR") or DEFAULT_LOG_DIR
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
-        return Path(base) / run_id
+        self._run_folder = RunFolder.create(base, run_id)  # object storage: staged here, uploaded at the end
+        return self._run_folder.local
 
     # -- the run ------------------------------------------------------------------------------------
     def execute(self, stages: list[ProcessingStage], initial_tasks: list[Task] | None = None) -> list[Task]:
@@ -132,7 +134,8 @@ class RayActorPoolExecutor(BaseExecutor):
         specs = [self._spec(stage) for stage in planned]
         run_dir = self._run_dir()
         report = RunReport(
-            run_id=run_dir.name, executor=type(self).__name__, mode=self.options.mode, log_dir=str(run_dir)
+            run_id=run_dir.name, executor=type(self).__name__, mode=self.options.mode,
+            log_dir=self._run_folder.location,
         )
         self.last_report = report
         timeline = StartupTimeline()
@@ -233,7 +236,7 @@ class RayActorPoolExecutor(BaseExecutor):
             if scheduler is not None:
                 report.extra["actors_started_total"] = scheduler.actors_requested
             if ledger.count or ledger.records:
-                report.failure_ledger = str(ledger.path)
+                report.failure_ledger = self._run_folder.location_of(ledger.path)
             if ledger.count:
                 logger.warning("%d task(s) failed and were skipped; see %s", ledger.count, ledger.path)
             if ledger.records:
@@ -243,6 +246,7 @@ class RayActorPoolExecutor(BaseExecutor):
                 write_report_html(run_dir, report.to_dict())
             except OSError as error:
                 logger.warning("could not write the run report to %s: %s", run_dir, error)
+            self._run_folder.publish()
         return results
 
     @staticmethod

@@ -6,6 +6,9 @@ killed run is continued from where it stopped when the source supports ranged re
 fetched again otherwise. Transient errors are retried with exponential back-off; a URL that
 still fails raises `DownloadError` naming it (with `on_error="skip"` the executor records the
 task in the failure ledger and the run goes on).
+
+`download_dir` may be on object storage (`s3://bucket/downloads`): each file is then fetched
+to a local temporary file and uploaded in one request, so an object there is always complete.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import posixpath
+import tempfile
 import time
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +29,8 @@ from raycurator.errors import RayCuratorError
 from raycurator.stages.base import ProcessingStage
 from raycurator.stages.resources import Resources
 from raycurator.tasks import FileGroupTask
+from raycurator.utils.storage import is_url, redact_url, url_to_fs
+from raycurator.utils.storage import join as storage_join
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +47,8 @@ class DocumentDownloader(ABC):
     def __init__(self, download_dir: str, verbose: bool = False) -> None:
         self._download_dir = download_dir
         self._verbose = verbose
-        os.makedirs(download_dir, exist_ok=True)
+        if not is_url(download_dir):  # object storage (`s3://...`): see `download`
+            os.makedirs(download_dir, exist_ok=True)
 
     @property
     def download_dir(self) -> str:
@@ -58,6 +65,8 @@ class DocumentDownloader(ABC):
 
     def output_path(self, url: str) -> str:
         """Where `url` ends up once downloaded."""
+        if is_url(self._download_dir):
+            return storage_join(self._download_dir, self._get_output_filename(url))
         return os.path.join(self._download_dir, self._get_output_filename(url))
 
     def download(self, url: str) -> str:
@@ -66,6 +75,8 @@ class DocumentDownloader(ABC):
         Raises `DownloadError` naming the URL when `_download_to_path` reports failure.
         """
         output_file = self.output_path(url)
+        if is_url(output_file):
+            return self._download_to_object_store(url, output_file)
         if os.path.exists(output_file) and os.path.getsize(output_file) > 0:
             logger.debug("%s already downloaded to %s", url, output_file)
             return output_file
@@ -76,6 +87,28 @@ class DocumentDownloader(ABC):
         os.replace(temp_file, output_file)
         if self._verbose:
             logger.info("downloaded %s to %s (%d bytes)", url, output_file, os.path.getsize(output_file))
+        return output_file
+
+    def _download_to_object_store(self, url: str, output_file: str) -> str:
+        """`download` into a `download_dir` on object storage: fetched to a local temporary file, then
+        uploaded in one request (the object appears complete or not at all); the store's credentials
+        come from its standard environment (`storage_options` are the source's)."""
+        fs, key = url_to_fs(output_file)
+        try:
+            if fs.info(key).get("size", 0) > 0:
+                logger.debug("%s already downloaded to %s", url, redact_url(output_file))
+                return output_file
+        except FileNotFoundError:
+            pass
+        with tempfile.TemporaryDirectory(prefix="raycurator-download-") as scratch:
+            temp_file = os.path.join(scratch, posixpath.basename(key) or "download")
+            success, error = self._download_to_path(url, temp_file)
+            if not success:
+                raise DownloadError(f"could not download {url} to {redact_url(output_file)}: {error}")
+            fs.put_file(temp_file, key)
+            if self._verbose:
+                size = os.path.getsize(temp_file)
+                logger.info("downloaded %s to %s (%d bytes)", url, redact_url(output_file), size)
         return output_file
 
     def num_workers_per_node(self) -> int | None:

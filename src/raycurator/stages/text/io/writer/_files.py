@@ -31,6 +31,7 @@ import fsspec
 import xxhash
 
 from raycurator.stages.text.io._fs import is_local
+from raycurator.utils.storage import puts_whole_objects
 
 logger = logging.getLogger(__name__)
 
@@ -133,9 +134,16 @@ def _remove_stale_temporaries(fs: fsspec.AbstractFileSystem, directory: str, nam
 def atomic_write(fs: fsspec.AbstractFileSystem, path: str, data: bytes, sweep: bool = True) -> None:
     """Write `data` to `path` via a hidden temporary file in the same folder and a rename.
 
-    With `sweep`, temporary files of the same name left by a killed attempt are removed.
+    With `sweep`, temporary files of the same name left by a killed attempt are removed. On
+    object storage (no rename) the final key is written once, directly: a PUT is atomic there
+    (see `raycurator.utils.storage`).
     """
     directory = posixpath.dirname(path)
+    if puts_whole_objects(fs):
+        # object storage: no rename, and none needed; one PUT shows the whole object or nothing
+        fs.makedirs(directory, exist_ok=True)
+        fs.pipe_file(path, data)
+        return
     temporary = join_inside(directory, f".{posixpath.basename(path)}.{uuid.uuid4().hex}.tmp")
     try:
         if is_local(fs):
@@ -145,7 +153,7 @@ def atomic_write(fs: fsspec.AbstractFileSystem, path: str, data: bytes, sweep: b
                 handle.flush()
                 os.fsync(handle.fileno())  # durable before a checkpoint can record it
             os.replace(temporary, path)
-        else:
+        else:  # other filesystems (sftp, hdfs, ...): a temporary file and their rename
             fs.makedirs(directory, exist_ok=True)
             fs.pipe_file(temporary, data)
             fs.mv(temporary, path)

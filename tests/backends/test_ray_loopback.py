@@ -15,6 +15,12 @@ from raycurator.backends.ray_cluster import RayConnection, address_host_port, is
 from raycurator.errors import PipelineConfigError
 
 
+@pytest.fixture(autouse=True)
+def _without_the_shared_ray(ray_session):
+    """These tests connect (or fail to connect) on their own: no Ray may be initialised before them."""
+    ray_session.suspend()
+
+
 def listening_sockets(pids: set[int]) -> dict[int, list[tuple[str, int]]]:
     found: dict[int, list[tuple[str, int]]] = {}
     for pid in pids:

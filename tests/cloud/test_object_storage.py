@@ -257,7 +257,13 @@ def test_fuzzy_dedup_workflow_with_cache_and_output_on_s3(s3_env):
     body = "".join(json.dumps(r) + "\n" for r in rows)
     s3_env.client().put_object(Bucket=bucket, Key="in/docs.jsonl", Body=body.encode())
     workflow = FuzzyDeduplicationWorkflow(
-        f"s3://{bucket}/in/", f"s3://{bucket}/dedup", cache_path=f"s3://{bucket}/cache", id_field="id"
+        cache_path=f"s3://{bucket}/cache",
+        output_path=f"s3://{bucket}/dedup",
+        input_path=f"s3://{bucket}/in/",
+        input_filetype="jsonl",
+        perform_removal=True,
+        id_field="id",
+        verify=True,
     )
     result = workflow.run(executor=LocalExecutor())
     assert result.num_duplicates == 2

@@ -327,7 +327,9 @@ stages:
         report_file = sorted(downloaded.glob("logs/*/report.json"))[-1]  # run folders are named by start time
         report = json.loads(report_file.read_text())
         nodes = report["extra"].get("nodes") or {}
-        assert report["status"] == "succeeded" and len(nodes.get("lost") or []) == 1, report["extra"]
+        # on an idle machine the run can end before the driver's once-a-second membership check sees the
+        # host gone (its actors' tasks were retried elsewhere): the output above is what must hold either way
+        assert report["status"] == "succeeded" and len(nodes.get("lost") or []) <= 1, report["extra"]
         assert token not in report_file.read_text() and "secret-" + token not in log
         print(
             f"\nmulti-host: cluster up in {cluster_up:.1f} s; run {run_s:.1f} s (worker host killed at "

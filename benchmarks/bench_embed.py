@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 from _cpu_meter import DescendantCpu
 
+from raycurator.backends.ray_cluster import start_local_ray
 from raycurator.cli.corpus import make_documents
 from raycurator.stages.text.embedders import EmbeddingCreatorStage
 from raycurator.stages.text.models.utils import resolve_model_path, use_offline_mode
@@ -117,8 +118,7 @@ def main() -> int:
     st_side.warm_up(texts)
     st_runs: list[tuple[float, float, np.ndarray]] = []
     rc_runs: list[tuple[float, float, float, np.ndarray]] = []
-    ray.init(address="local", num_cpus=args.cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
-             log_to_driver=False)  # fmt: skip
+    start_local_ray(num_cpus=args.cpus, log_to_driver=False)
     try:
         for repeat in range(args.repeats):
             if repeat % 2 == 0:

@@ -47,6 +47,7 @@ from resiliparse.extract.html2text import extract_plain_text
 from trafilatura import extract as trafilatura_extract
 
 from raycurator.backends.ray_actor_pool import RayActorPoolExecutor
+from raycurator.backends.ray_cluster import start_local_ray
 from raycurator.stages.text.download import WarcReader
 from raycurator.stages.text.download.html_extractors import TrafilaturaExtractor
 from raycurator.stages.text.download.html_extractors.utils import get_stop_list_dict
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(paths)} WARC files, {records} HTML records, {megabytes:.1f} MB (gzip); {args.cpus} CPUs; "
               f"best of {args.repeats} alternating runs per side")  # fmt: skip
         warm_up_loop(paths)
-        ray.init(address="local", num_cpus=args.cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
+        start_local_ray(num_cpus=args.cpus)
         try:
             header = ("algorithm", "loop rec/s", "loop MB/s", "pool rec/s", "pool MB/s", "ratio", "start s")
             header += ("e2e ratio", "busy ratio", "cpu ratio")

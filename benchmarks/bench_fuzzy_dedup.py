@@ -31,6 +31,7 @@ import pyarrow as pa
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from raycurator.backends.ray_cluster import start_local_ray
 from raycurator.stages.deduplication.common import DUPLICATE_OF_FIELD
 from raycurator.stages.deduplication.fuzzy.workflow import FuzzyDeduplicationWorkflow
 from raycurator.tasks import DocumentBatch
@@ -66,7 +67,7 @@ def make_executor(name: str, cpus: int):
     from raycurator.backends.ray_actor_pool.executor import RayActorPoolExecutor
 
     if not ray.is_initialized():  # started outside the timed region
-        ray.init(num_cpus=cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
+        start_local_ray(num_cpus=cpus)
     return RayActorPoolExecutor(config={"num_cpus": cpus}, show_progress=False)
 
 

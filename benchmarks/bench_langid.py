@@ -21,6 +21,7 @@ import pyarrow as pa
 import ray
 
 from raycurator.backends.ray_actor_pool import RayActorPoolExecutor
+from raycurator.backends.ray_cluster import start_local_ray
 from raycurator.pipeline import Pipeline
 from raycurator.stages.text.filters import ScoreFilter
 from raycurator.stages.text.filters.fasttext import FastTextLangId, bundled_langid_model_path
@@ -69,7 +70,7 @@ def main() -> None:
     texts = documents(args.docs)
     megabytes = sum(len(t.encode("utf-8")) for t in texts) / 1e6
     loop_s = plain_loop(texts)
-    ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    start_local_ray(num_cpus=2, log_to_driver=False)
     try:
         ours_s = through_executor(texts, args.batch_docs)
     finally:

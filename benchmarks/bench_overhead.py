@@ -29,6 +29,7 @@ from ray.util import ActorPool
 
 from raycurator import ProcessingStage, Task
 from raycurator.backends.ray_actor_pool import RayActorPoolExecutor
+from raycurator.backends.ray_cluster import start_local_ray
 
 TARGET = 0.7
 
@@ -115,7 +116,7 @@ def main() -> int:
     parser.add_argument("--warmup-tasks", type=int, default=200)
     parser.add_argument("--target", type=float, default=TARGET)
     args = parser.parse_args()
-    ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    start_local_ray(num_cpus=2, log_to_driver=False)  # every port on loopback
     try:
         stages = [NoOp(f"noop{i}", args.batch_size) for i in range(3)]
         runs = variants(stages, args.batch_size, args.depth)

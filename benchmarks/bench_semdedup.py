@@ -40,6 +40,7 @@ import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from raycurator.backends.ray_cluster import start_local_ray
 from raycurator.cli.corpus import make_documents
 
 
@@ -152,8 +153,7 @@ def main() -> int:
                 input_path=str(root / "input"), output_path=str(root / "out"), n_clusters=args.n_clusters,
                 eps=args.eps, verbose=False,
             )  # fmt: skip
-        ray.init(address="local", num_cpus=args.cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
-                 log_to_driver=False)  # fmt: skip
+        start_local_ray(num_cpus=args.cpus, log_to_driver=False)
         try:
             executor = RayActorPoolExecutor(config={"num_cpus": args.cpus}, show_progress=False)
             with PeakMemory() as memory:

@@ -41,6 +41,7 @@ from ray.util import ActorPool
 
 from raycurator import DocumentBatch, ProcessingStage
 from raycurator.backends.ray_actor_pool import RayActorPoolExecutor
+from raycurator.backends.ray_cluster import start_local_ray
 
 MODES = ("stage_by_stage", "streaming", "streaming_fused")
 CONFIGS = {
@@ -161,7 +162,7 @@ def main() -> int:
     parser.add_argument("--target", type=float, default=TARGET, help="most the unfused ratio may be")
     parser.add_argument("--sweep", action="store_true", help="also run stages 4x shorter, 2x shorter and 2x longer")
     args = parser.parse_args()
-    ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    start_local_ray(num_cpus=2, log_to_driver=False)
     try:
         stage_s = args.tasks * args.seconds / 2
         print(

@@ -186,10 +186,10 @@ def child_main(name: str, input_dir: Path, output_dir: Path, cpus: int) -> dict:
     shutil.rmtree(output_dir, ignore_errors=True)
     ray_start = 0.0
     if name not in ("local", FLOOR):
-        import ray
+        from raycurator.backends.ray_cluster import start_local_ray
 
         started = time.perf_counter()
-        ray.init(address="local", num_cpus=cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
+        start_local_ray(num_cpus=cpus)
         ray_start = time.perf_counter() - started
     rss_before = _rss_mb()
     started = time.perf_counter()

@@ -5,11 +5,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+
+
+# A removed node is declared dead after 3 missed health checks a second apart (Ray's default: 5 missed
+# checks 3 s apart, 15 s); a check times out only after 10 s, so a busy machine does not lose nodes by it.
+FAST_NODE_DEATH = {"health_check_period_ms": 1000, "health_check_failure_threshold": 3}
 
 
 class RaySession:
@@ -42,7 +48,8 @@ class RaySession:
         from ray.cluster_utils import Cluster
 
         self.suspend()
-        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+        head = {"num_cpus": 1, "include_dashboard": False, "_system_config": FAST_NODE_DEATH}
+        cluster = Cluster(initialize_head=True, head_node_args=head)
         try:
             for worker in workers:
                 cluster.add_node(**worker)
@@ -89,15 +96,53 @@ def alive_actors() -> Callable[[], list[dict]]:
     return list_alive
 
 
+_SHARED_RAY = {"shared_ray", "cli_on_shared_ray", "alive_actors"}
+
+
 def _owns_cluster(item: pytest.Item) -> bool:
-    """Whether a test stops the shared Ray for a Ray of its own (it asks for `ray_session`, not `shared_ray`)."""
-    names = getattr(item, "fixturenames", ())
-    return "ray_session" in names and "shared_ray" not in names
+    """Whether a test stops the shared Ray for a Ray of its own (it asks for `ray_session`, not the shared Ray)."""
+    names = set(getattr(item, "fixturenames", ()))
+    return "ray_session" in names and not names & _SHARED_RAY
 
 
+def _xdist_group(item: pytest.Item) -> str | None:
+    """The pytest-xdist group a test must share a worker with, or None when it can run on any worker.
+
+    "ray": tests on the session's shared Ray, on one worker that starts it once. "ray-own": tests that
+    start a Ray or a simulated cluster of their own in the test process. "subprocess": tests that start
+    processes of their own (the `raycurator` command, each run with an embedded Ray). Keeping each kind
+    together bounds how many Rays run at once (one per worker); the rest spreads freely.
+    """
+    if _owns_cluster(item):
+        return "ray-own"
+    names = set(getattr(item, "fixturenames", ()))
+    if names & _SHARED_RAY or "ray_session" in names:
+        return "ray"
+    module = getattr(item, "module", None)
+    source = getattr(module, "__file__", None) or ""
+    if "cli" in names or (source and "subprocess" in Path(source).read_text(encoding="utf-8")):
+        return "subprocess"
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the tests that start a Ray of their own (multi-node, loopback) after all the others, in their
-    usual order: the shared Ray then starts once per session instead of again after each of them."""
+    """Run the tests that start a Ray of their own (multi-node, loopback) after the others of the shared
+    Ray, in their usual order: the shared Ray then starts once per session instead of again after each.
+
+    Under pytest-xdist (`-n 2 --dist loadgroup`, as `make test` runs) the tests that use Ray form three
+    groups (see `_xdist_group`), each run in order on one worker; xdist hands out the largest groups
+    first and the tests that need no Ray fill the gaps.
+    """
     own = [item for item in items if _owns_cluster(item)]
     if own:
         items[:] = [item for item in items if not _owns_cluster(item)] + own
+    if not getattr(config.option, "loadgroup", False):  # set on pytest-xdist's workers with --dist loadgroup
+        return
+    groups: dict[str | None, list[pytest.Item]] = {"ray": [], "ray-own": [], "subprocess": [], None: []}
+    for item in items:
+        group = _xdist_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+        groups[group].append(item)
+    items[:] = [item for group in groups.values() for item in group]

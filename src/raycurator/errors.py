@@ -55,6 +55,14 @@ class StageExecutionError(RayCuratorError):
             message += f"\n--- original traceback ---\n{traceback_text.rstrip()}"
         super().__init__(message)
 
+    def detached(self) -> StageExecutionError:
+        """The same error as a plain `StageExecutionError`: not the class Ray derives to wrap a remote
+        error, and without the chain of errors it was found in."""
+        return StageExecutionError(
+            self.stage_name, self.task_ids, self.source_files, self.error_type, self.error_message,
+            self.traceback_text,
+        )  # fmt: skip
+
     def __reduce__(self) -> tuple:
         return (
             type(self),

@@ -16,8 +16,6 @@ from raycurator.errors import StageInputError
 from raycurator.stages.base import ProcessingStage, RayStageSpecKeys
 from raycurator.tasks import DocumentBatch
 
-IS_SHUFFLE = "is_shuffle"
-
 
 def hash_partition_ids(table: pa.Table, key_columns: list[str], num_partitions: int) -> np.ndarray:
     """A stable partition index in [0, num_partitions) for every row, from its key columns."""
@@ -67,7 +65,7 @@ class ShuffleStage(ProcessingStage[DocumentBatch, DocumentBatch]):
         return ["data"], list(self.key_columns)
 
     def ray_stage_spec(self) -> dict[str, object]:
-        return {RayStageSpecKeys.IS_BARRIER: True, IS_SHUFFLE: True}
+        return {RayStageSpecKeys.IS_BARRIER: True}
 
     def resolve_num_partitions(self, num_inputs: int) -> int:
         """Output partition count: the configured one, or one per input task."""

@@ -10,6 +10,7 @@ from typing import Any, Generic, Self, TypeVar
 from raycurator.perf import StagePerfStats
 
 T = TypeVar("T")
+TaskT = TypeVar("TaskT", bound="Task")
 
 
 @dataclass
@@ -44,6 +45,18 @@ class Task(ABC, Generic[T]):
         changes.setdefault("_stage_perf", list(self._stage_perf))
         changes.setdefault("_metadata", dict(self._metadata))
         return dataclasses.replace(self, data=data, **changes)
+
+    def derive_as(self, task_type: type[TaskT], data: Any, **changes: Any) -> TaskT:
+        """Like `derive`, for a task of another type (a file group read into a batch of documents,
+        a batch written to files)."""
+        fields = {
+            "task_id": self.task_id,
+            "dataset_name": self.dataset_name,
+            "_stage_perf": list(self._stage_perf),
+            "_metadata": dict(self._metadata),
+        }
+        fields.update(changes)
+        return task_type(data=data, **fields)
 
     def add_stage_perf(self, perf_stats: StagePerfStats) -> None:
         """Record the figures of one stage that processed (or produced) this task."""

@@ -31,6 +31,7 @@ from raycurator.stages.deduplication.fuzzy.rows import (
     ROW_KIND_FIELD,
 )
 from raycurator.stages.deduplication.removal import TextDuplicatesRemovalStage
+from raycurator.stages.shuffle import ShuffleStage
 from raycurator.tasks import DocumentBatch
 
 
@@ -86,7 +87,7 @@ def test_exact_identification_is_partition_independent(num_partitions):
 
 def test_exact_identification_declares_a_shuffle():
     stage = ExactDuplicateIdsStage()
-    assert stage.is_barrier and stage.ray_stage_spec()["is_shuffle"]
+    assert stage.is_barrier and isinstance(stage, ShuffleStage)
 
 
 # -- buckets -----------------------------------------------------------------------------------------

@@ -25,13 +25,13 @@ from raycurator.backends.ray_actor_pool.adapter import (
 )
 from raycurator.backends.ray_actor_pool.scheduling.items import MemberStats, StageKind, add_metrics
 from raycurator.stages.base import ProcessingStage, RayStageSpecKeys
-from raycurator.stages.shuffle import IS_SHUFFLE
+from raycurator.stages.shuffle import ShuffleStage
 from raycurator.tasks import Task
 
 
 def stage_kind(stage: ProcessingStage) -> StageKind:
     """How the stage takes its inputs (read once, when the plan is made)."""
-    if stage.ray_stage_spec().get(IS_SHUFFLE):
+    if isinstance(stage, ShuffleStage):
         return StageKind.SHUFFLE
     return StageKind.BARRIER if stage.is_barrier else StageKind.MAP
 

@@ -128,14 +128,7 @@ def _run(
         cause = find_stage_error(error)
         if cause is None:
             raise
-        failure = StageExecutionError(
-            cause.stage_name,
-            cause.task_ids,
-            cause.source_files,
-            cause.error_type,
-            cause.error_message,
-            cause.traceback_text,
-        )
+        failure = cause.detached()
     finally:
         if beacon is not None:
             ray.kill(beacon)

@@ -61,13 +61,8 @@ def text_values(table: pa.Table, text_field: str) -> list[str]:
 
 def with_batch(task: DocumentBatch, table: pa.Table, suffix: str | None = None) -> DocumentBatch:
     """A new `DocumentBatch` carrying `table` and the input task's id, dataset, perf and metadata."""
-    return DocumentBatch(
-        task_id=task.task_id if suffix is None else f"{task.task_id}-{suffix}",
-        dataset_name=task.dataset_name,
-        data=table,
-        _stage_perf=list(task._stage_perf),
-        _metadata=dict(task._metadata),
-    )
+    task_id = task.task_id if suffix is None else f"{task.task_id}-{suffix}"
+    return task.derive_as(DocumentBatch, table, task_id=task_id)
 
 
 def sort_by_id(table: pa.Table, id_field: str) -> pa.Table:

@@ -174,10 +174,7 @@ class PairwiseCosineSimilarityStage(ProcessingStage[FileGroupTask, FileGroupTask
         n = len(meta)
         if n == 0:
             logger.warning("stage '%s': cluster %s is empty", self.name, centroid)
-            return FileGroupTask(
-                task_id=task.task_id, dataset_name=task.dataset_name, data=[],
-                _stage_perf=list(task._stage_perf), _metadata=dict(task._metadata),
-            )  # fmt: skip
+            return task.derive([])
         meta["_original_idx"] = np.arange(n)
         ranked = self.ranking_strategy.rank_cluster(meta)
         order = ranked["_original_idx"].to_numpy()
@@ -204,13 +201,7 @@ class PairwiseCosineSimilarityStage(ProcessingStage[FileGroupTask, FileGroupTask
             logger.info(
                 "stage '%s': cluster %s, %d document(s) in %.2fs", self.name, centroid, n, time.perf_counter() - started
             )
-        return FileGroupTask(
-            task_id=task.task_id,
-            dataset_name=task.dataset_name,
-            data=[output],
-            _stage_perf=list(task._stage_perf),
-            _metadata={**task._metadata, "centroid_id": centroid, "cluster_size": n},
-        )
+        return task.derive([output], _metadata={**task._metadata, "centroid_id": centroid, "cluster_size": n})
 
 
 @dataclass

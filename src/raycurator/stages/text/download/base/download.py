@@ -285,15 +285,7 @@ class DocumentDownloadStage(ProcessingStage[FileGroupTask, FileGroupTask]):
         outputs = []
         for task in tasks:
             local = [next(paths) for _ in task.data]
-            outputs.append(
-                FileGroupTask(
-                    task_id=task.task_id,
-                    dataset_name=task.dataset_name,
-                    data=local,
-                    _metadata={**task._metadata, "downloaded_files": local},
-                    _stage_perf=list(task._stage_perf),
-                )
-            )
+            outputs.append(task.derive(local, _metadata={**task._metadata, "downloaded_files": local}))
         object.__setattr__(self, "_output_counts", [1] * len(tasks))
         return outputs
 

@@ -160,13 +160,7 @@ class DocumentIterateExtractStage(ProcessingStage[FileGroupTask, DocumentBatch])
         if not rows:
             logger.info("stage '%s': task '%s' has no records (files: %s)", self.name, task.task_id, task.data)
             return None
-        return DocumentBatch(
-            task_id=task.task_id,
-            dataset_name=task.dataset_name,
-            data=rows_to_table(rows, self.outputs()[1]),
-            _stage_perf=list(task._stage_perf),
-            _metadata=dict(task._metadata),
-        )
+        return task.derive_as(DocumentBatch, rows_to_table(rows, self.outputs()[1]))
 
 
 def rows_to_table(rows: list[dict[str, Any]], columns: list[str]) -> pa.Table:

@@ -82,13 +82,7 @@ class BaseReaderStage(ProcessingStage[FileGroupTask, DocumentBatch]):
             ) from error
         metadata = dict(task._metadata)
         metadata.setdefault("source_files", list(task.data))
-        return DocumentBatch(
-            task_id=task.task_id,
-            dataset_name=task.dataset_name,
-            data=table,
-            _stage_perf=list(task._stage_perf),
-            _metadata=metadata,
-        )
+        return task.derive_as(DocumentBatch, table, _metadata=metadata)
 
 
 class BaseReader(CompositeStage[Any, DocumentBatch]):

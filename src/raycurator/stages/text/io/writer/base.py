@@ -138,13 +138,7 @@ class BaseWriter(ProcessingStage[DocumentBatch, FileGroupTask], WritesOutputFold
         self._log_metrics({"rows_written": rows, "bytes_written": size, "files_written": len(written)})
         metadata = dict(task._metadata)
         metadata.setdefault("source_files", task.source_files)
-        return FileGroupTask(
-            task_id=task.task_id,
-            dataset_name=task.dataset_name,
-            data=written,
-            _stage_perf=list(task._stage_perf),
-            _metadata=metadata,
-        )
+        return task.derive_as(FileGroupTask, written, _metadata=metadata)
 
     @staticmethod
     def _target(root: str, relative: str) -> str:

@@ -180,10 +180,4 @@ class MegatronTokenizerWriter(BaseWriter):
                 "eod_token_id": tokenizer.eos_token_id if tokenizer.eos_token_id is not None else -1,
             }
         )
-        return FileGroupTask(
-            task_id=task.task_id,
-            dataset_name=task.dataset_name,
-            data=written,
-            _stage_perf=list(task._stage_perf),
-            _metadata=metadata,
-        )
+        return task.derive_as(FileGroupTask, written, _metadata=metadata)

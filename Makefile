@@ -19,7 +19,7 @@ lint: setup
 	$(BIN)/ruff check src tests benchmarks
 
 test: setup lint
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup tests
 
 demo: setup
 	$(BIN)/raycurator demo --output demo_output

@@ -71,6 +71,9 @@ class RayStageSpecKeys(StrEnum):
     IS_BARRIER = "is_barrier"
     ON_ERROR = "on_error"
     MAX_TASK_RETRIES = "max_task_retries"
+    # a source stage cheap enough for the driver (file listing): the actor-pool executor runs it
+    # there, while Ray starts, instead of starting a worker process for it
+    RUNS_ON_DRIVER = "runs_on_driver"
 
 
 class StageMeta(ABCMeta):

@@ -201,7 +201,7 @@ class FilePartitioningStage(ProcessingStage[Task, FileGroupTask], ReadsInputs):
         return list(self.file_paths)
 
     def ray_stage_spec(self) -> dict[str, Any]:
-        return {RayStageSpecKeys.IS_FANOUT_STAGE: True}
+        return {RayStageSpecKeys.IS_FANOUT_STAGE: True, RayStageSpecKeys.RUNS_ON_DRIVER: True}
 
     def _listed_files(self) -> list[tuple[str, int]]:
         """(path, size) of every input file, from the manifests when `use_manifest`."""

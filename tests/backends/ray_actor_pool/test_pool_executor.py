@@ -78,11 +78,19 @@ class Tag(ProcessingStage[DocumentBatch, DocumentBatch]):
 class Sleepy(ProcessingStage[DocumentBatch, DocumentBatch]):
     _name = "sleepy"
 
-    def __init__(self, slow_task: str, slow_s: float, fast_s: float = 0.05) -> None:
-        self.slow_task, self.slow_s, self.fast_s = slow_task, slow_s, fast_s
+    def __init__(self, slow_task: str, slow_s: float, marker_dir: str, fast_s: float = 0.05) -> None:
+        self.slow_task, self.slow_s, self.marker_dir, self.fast_s = slow_task, slow_s, marker_dir, fast_s
 
     def process(self, task: DocumentBatch) -> DocumentBatch:
-        time.sleep(self.slow_s if task.task_id == self.slow_task else self.fast_s)
+        if task.task_id == self.slow_task:
+            # slow from the moment another actor is up and working (however long its start took)
+            deadline = time.monotonic() + 60
+            while not any(Path(self.marker_dir).glob("done-*")) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(self.slow_s)
+        else:
+            time.sleep(self.fast_s)
+            Path(self.marker_dir, f"done-{os.getpid()}-{task.task_id}").touch()
         table = task.to_pyarrow().append_column("pid", pa.array([os.getpid()] * task.num_items))
         return DocumentBatch(task.task_id, task.dataset_name, table, task._stage_perf, task._metadata)
 
@@ -144,8 +152,9 @@ def test_a_stage_too_big_for_the_cluster_is_a_clear_error(alive_actors) -> None:
     assert not alive_actors()
 
 
-def test_slow_batch_does_not_hold_the_others_back() -> None:
-    outputs, _ = run([Sleepy("task-000", slow_s=3.0)], make_batches(12), mode="stage_by_stage")
+def test_slow_batch_does_not_hold_the_others_back(tmp_path) -> None:
+    slow = Sleepy("task-000", slow_s=3.0, marker_dir=str(tmp_path))
+    outputs, _ = run([slow], make_batches(12), mode="stage_by_stage")
     by_pid: dict[int, list[str]] = {}
     for output in outputs:
         by_pid.setdefault(output.to_pyarrow()["pid"][0].as_py(), []).append(output.task_id)

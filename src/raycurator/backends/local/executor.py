@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import time
 import uuid
 
-from raycurator.backends.base import (
-    BaseExecutor,
-    BaseStageAdapter,
-    NodeInfo,
-    WorkerMetadata,
-    effective_batch_size,
-    iter_batches,
-    stage_error,
-    starting_tasks,
-)
-from raycurator.backends.failures import FailureLedger, skipped_record_entry
+from raycurator.backends.base import BaseExecutor, starting_tasks
+from raycurator.backends.failures import FailureLedger
+from raycurator.backends.local.stage_runner import run_stage_in_process
 from raycurator.backends.outputs import RunOutputs
 from raycurator.backends.report import RunReport, StageCounters
 from raycurator.backends.run_folder import RunFolder
@@ -81,50 +71,7 @@ class LocalExecutor(BaseExecutor):
         return tasks
 
     def _run_stage(self, stage: ProcessingStage, tasks: list[Task], counters: StageCounters) -> list[Task]:
-        node = NodeInfo(node_id=f"local-{socket.gethostname()}")
-        worker = WorkerMetadata(worker_id=f"local-{os.getpid()}")
-        adapter = BaseStageAdapter(stage)
-        counters.tasks_in = len(tasks)
-        counters.actors_started = 1
-        try:
-            adapter.setup_on_node(node, worker)
-            adapter.setup(worker)
-        except Exception as error:
-            counters.tasks_failed = len(tasks)
-            raise stage_error(stage, [], error) from error
-        try:
-            size = len(tasks) if stage.is_barrier else effective_batch_size(stage)
-            outputs: list[Task] = []
-            for batch in iter_batches(tasks, size) if tasks else []:
-                start = time.time()
-                try:
-                    produced = adapter.process_batch(batch)
-                except Exception as error:
-                    counters.tasks_failed += len(batch)
-                    counters.rows_failed += sum(t.num_items for t in batch)
-                    raise stage_error(stage, batch, error) from error
-                counters.record_batch(
-                    len(batch),
-                    len(produced),
-                    adapter.last_output_counts,
-                    sum(t.num_items for t in batch),
-                    sum(t.num_items for t in produced),
-                )
-                counters.add_custom_metrics(adapter.last_custom_metrics)
-                if self._ledger is not None:
-                    task_ids = [t.task_id for t in batch]
-                    for record in adapter.last_skipped_records:
-                        self._ledger.record(skipped_record_entry(stage.name, task_ids, record))
-                counters.busy_s += time.time() - start
-                counters.mark_active(start, time.time())
-                outputs.extend(produced)
-        finally:
-            try:
-                adapter.teardown()
-            except Exception as error:  # a failing teardown must not hide the real error
-                logger.warning("teardown of stage '%s' failed: %s", stage.name, error)
-        logger.info("stage '%s': %d task(s) in, %d out", stage.name, len(tasks), len(outputs))
-        return outputs
+        return run_stage_in_process(stage, tasks, counters, self._ledger)
 
 
 __all__ = ["LocalExecutor", "StageExecutionError"]

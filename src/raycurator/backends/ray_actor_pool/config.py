@@ -33,6 +33,9 @@ class ActorPoolConfig:
     - `connect_timeout_s`: how long to wait for a cluster at `address` to answer (default 60 s).
     - `allow_insecure_ray`: run on a cluster reachable off this machine although Ray's
       authentication is disabled (`RAY_AUTH_MODE=disabled`); refused otherwise.
+    - `source_on_driver`: run a first stage that only lists inputs (file or URL partitioning) in
+      the driver while Ray starts, not on an actor (default True; turn off when the driver cannot
+      see the inputs that the workers can).
     """
 
     address: str | None = None
@@ -57,6 +60,7 @@ class ActorPoolConfig:
     teardown_timeout_s: float = 30.0
     connect_timeout_s: float = 60.0
     allow_insecure_ray: bool = False
+    source_on_driver: bool = True
 
     @classmethod
     def from_dict(cls, config: dict[str, Any] | None) -> ActorPoolConfig:

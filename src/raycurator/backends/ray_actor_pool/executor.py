@@ -19,6 +19,7 @@ from raycurator.backends.outputs import RunOutputs
 from raycurator.backends.progress import ProgressReporter
 from raycurator.backends.ray_actor_pool.adapter import task_meta
 from raycurator.backends.ray_actor_pool.config import ActorPoolConfig
+from raycurator.backends.ray_actor_pool.driver_source import DriverSource
 from raycurator.backends.ray_actor_pool.fusion import PlannedStage, plan_stages
 from raycurator.backends.ray_actor_pool.runtime import PoolRuntime
 from raycurator.backends.ray_actor_pool.scheduling.capacity import NodeCapacity
@@ -129,8 +130,11 @@ class RayActorPoolExecutor(BaseExecutor):
         if not stages:
             raise PipelineConfigError("RayActorPoolExecutor.execute needs at least one stage")
         outputs = RunOutputs(stages)  # refuses writers into input folders before anything starts
+        source = DriverSource.for_run(stages, initial_tasks, self.options.source_on_driver)
+        pool_stages = stages[1:] if source is not None else stages  # what runs on actors
+        from_source = initial_tasks is None and source is None  # partitions come out of the first pool stage
         tasks = starting_tasks(initial_tasks)
-        planned = self._plan(stages, starts_from_source=initial_tasks is None)
+        planned = self._plan(pool_stages, starts_from_source=from_source)
         specs = [self._spec(stage) for stage in planned]
         run_dir = self._run_dir()
         report = RunReport(
@@ -147,6 +151,9 @@ class RayActorPoolExecutor(BaseExecutor):
         results: list[Task] = []
         scheduler: StreamingScheduler | None = None
         try:
+            if source is not None:
+                report.stages = [source.counters]
+                source.start(ledger)  # lists the inputs while Ray starts
             with RayConnection(
                 self.options.address,
                 self.options.runtime_env,
@@ -163,6 +170,8 @@ class RayActorPoolExecutor(BaseExecutor):
                         "no alive node to run on"
                         + (" besides the head node (ignore_head_node=True)" if self.ignore_head_node else "")
                     )
+                if source is not None:
+                    tasks = source.result()
                 checkpoint = self._checkpoint(stages)
                 outputs.open(resuming=checkpoint is not None and bool(checkpoint.done))
                 scheduler = StreamingScheduler(
@@ -180,15 +189,15 @@ class RayActorPoolExecutor(BaseExecutor):
                         checkpoint.done if checkpoint is not None else set(),
                         lambda item: partition_key(item.meta.task_id, item.meta.source_files),
                     ),
-                    partitions_from_first_stage=initial_tasks is None,
+                    partitions_from_first_stage=from_source,
                     on_partition_finished=None if checkpoint is None else checkpoint.record,
                     clock=time.time,  # wall-clock stage windows line up with the run's start in reports
                 )
-                report.stages = scheduler.counters
+                report.stages = ([source.counters] if source is not None else []) + scheduler.counters
                 report.note_side_outputs(stages)
                 if checkpoint is not None:
                     report.extra["checkpoint"] = self._checkpoint_figures(checkpoint, scheduler)
-                run_setup_on_nodes(stages, nodes)
+                run_setup_on_nodes(pool_stages, nodes)
                 timeline.mark(RunPhase.NODES_READY)
                 progress = ProgressReporter(self.show_progress, self.options.progress_interval_s)
                 runtime = PoolRuntime(
@@ -199,7 +208,7 @@ class RayActorPoolExecutor(BaseExecutor):
                     self.options.teardown_timeout_s,
                     run_id=run_dir.name,
                     on_skipped=ledger.record,  # the ledger is written as failures happen
-                    node_setup_stages=stages,
+                    node_setup_stages=pool_stages,
                     ignore_head_node=self.ignore_head_node,
                     known_nodes=[n.node_id for n in nodes],
                 )
@@ -232,7 +241,7 @@ class RayActorPoolExecutor(BaseExecutor):
             raise
         finally:
             report.finished_at = time.time()
-            self._note_startup(report, timeline)
+            self._note_startup(report, timeline, source)
             if scheduler is not None:
                 report.extra["actors_started_total"] = scheduler.actors_requested
             if ledger.count or ledger.records:
@@ -250,10 +259,12 @@ class RayActorPoolExecutor(BaseExecutor):
         return results
 
     @staticmethod
-    def _note_startup(report: RunReport, timeline: StartupTimeline) -> None:
-        """Put the run's start-up timeline into the report (`extra.startup`)."""
-        starts = [c.first_start for c in report.stages if c.first_start is not None]
-        ends = [c.last_end for c in report.stages if c.last_end is not None]
+    def _note_startup(report: RunReport, timeline: StartupTimeline, source: DriverSource | None) -> None:
+        """Put the run's start-up timeline into the report (`extra.startup`); rows are the actors'
+        (a source stage that ran in the driver did so while Ray started)."""
+        on_actors = [c for c in report.stages if source is None or c is not source.counters]
+        starts = [c.first_start for c in on_actors if c.first_start is not None]
+        ends = [c.last_end for c in on_actors if c.last_end is not None]
         if starts and ends:
             timeline.mark(RunPhase.FIRST_ROW, min(starts))
             timeline.mark(RunPhase.LAST_ROW, max(ends))

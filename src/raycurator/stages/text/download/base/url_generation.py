@@ -56,7 +56,7 @@ class URLGenerationStage(ProcessingStage[Task, FileGroupTask]):
         self._resources = Resources(cpus=0.5)
 
     def ray_stage_spec(self) -> dict[str, Any]:
-        return {RayStageSpecKeys.IS_FANOUT_STAGE: True}
+        return {RayStageSpecKeys.IS_FANOUT_STAGE: True, RayStageSpecKeys.RUNS_ON_DRIVER: True}
 
     def outputs(self) -> tuple[list[str], list[str]]:
         return ["data"], []

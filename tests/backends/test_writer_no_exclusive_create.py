@@ -26,10 +26,9 @@ from ray import cloudpickle
 from raycurator.backends.ray_actor_pool import RayActorPoolExecutor
 from raycurator.stages.text.io.reader import JsonlReader
 from raycurator.stages.text.io.writer import JsonlWriter
+from raycurator.stages.text.io.writer._files import OutputCollisionError, claim
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
-
-pytestmark = pytest.mark.usefixtures("shared_ray")
 
 PROTOCOL = "noxcl"
 
@@ -99,7 +98,9 @@ def logged(log: Path) -> list[tuple[str, str]]:
     return [tuple(line.split(" ", 1)) for line in lines]
 
 
-def test_a_run_on_a_filesystem_without_exclusive_create_writes_markers_and_a_correct_manifest(tmp_path) -> None:
+def test_a_run_on_a_filesystem_without_exclusive_create_writes_markers_and_a_correct_manifest(
+    shared_ray, tmp_path
+) -> None:
     data, out, log = corpus(tmp_path / "in"), tmp_path / "out", tmp_path / "fs.log"
     names = [f"in_{i:06d}.jsonl" for i in range(4)]
     manifests = []
@@ -123,3 +124,17 @@ def test_a_run_on_a_filesystem_without_exclusive_create_writes_markers_and_a_cor
         assert [p for p in refused if p not in markers] == [f"{out}/.raycurator_run/lock"]
         assert set(refused) <= {path for what, path in events if what == "wrote"}, "a refused create was not written"
     assert manifests[0] == manifests[1]
+
+
+def test_the_fallback_marker_still_tells_a_retry_from_a_collision(tmp_path) -> None:
+    """Check-then-write markers: the same task and content again (a retried task) is accepted; another
+    task writing the same file in the same run is an error naming the file and both tasks."""
+    register()
+    log = tmp_path / "fs.log"
+    fs, root = fsspec.core.url_to_fs(f"{PROTOCOL}://{tmp_path / 'out'}", log=str(log))
+    claim(fs, root, "run-1", "part.jsonl", "task-a\nhash-1")
+    claim(fs, root, "run-1", "part.jsonl", "task-a\nhash-1")  # a retry
+    with pytest.raises(OutputCollisionError, match=r"'part.jsonl'.*'task-a'.*'task-b'"):
+        claim(fs, root, "run-1", "part.jsonl", "task-b\nhash-2")
+    claim(fs, root, "run-2", "part.jsonl", "task-b\nhash-2")  # another run: its own markers
+    assert [what for what, _ in logged(log)] == ["refused", "wrote", "refused", "refused", "refused", "wrote"]

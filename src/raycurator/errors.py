@@ -21,6 +21,10 @@ class InsufficientResourcesError(RayCuratorError):
     """The cluster cannot host even one worker of a stage."""
 
 
+class PipelineStalledError(InsufficientResourcesError):
+    """A run in which nothing made progress for the executor's `stall_timeout_s` seconds."""
+
+
 class StageExecutionError(RayCuratorError):
     """A stage raised while processing a batch; names the stage, tasks and files involved.
 

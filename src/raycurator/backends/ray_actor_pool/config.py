@@ -36,6 +36,10 @@ class ActorPoolConfig:
     - `source_on_driver`: run a first stage that only lists inputs (file or URL partitioning) in
       the driver while Ray starts, not on an actor (default True; turn off when the driver cannot
       see the inputs that the workers can).
+    - `stall_timeout_s`: stop the run with a `PipelineStalledError` naming the stages and
+      resources when no call returned for this many seconds (default None: never). A call counts
+      only when it returns: set it above the longest batch. Time in which actors start (their
+      runtime_env, `setup`) does not count.
     """
 
     address: str | None = None
@@ -61,6 +65,7 @@ class ActorPoolConfig:
     connect_timeout_s: float = 60.0
     allow_insecure_ray: bool = False
     source_on_driver: bool = True
+    stall_timeout_s: float | None = None
 
     @classmethod
     def from_dict(cls, config: dict[str, Any] | None) -> ActorPoolConfig:
@@ -87,5 +92,8 @@ class ActorPoolConfig:
                 raise PipelineConfigError(f"config '{name}' must not be negative, got {getattr(self, name)!r}")
         if self.connect_timeout_s <= 0:
             raise PipelineConfigError(f"config 'connect_timeout_s' must be > 0, got {self.connect_timeout_s!r}")
+        stall = self.stall_timeout_s
+        if stall is not None and (isinstance(stall, bool) or not isinstance(stall, int | float) or stall <= 0):
+            raise PipelineConfigError(f"config 'stall_timeout_s' must be a positive number or None, got {stall!r}")
         if self.pipeline_depth < 1:
             raise PipelineConfigError(f"config 'pipeline_depth' must be >= 1, got {self.pipeline_depth!r}")

@@ -211,6 +211,7 @@ class RayActorPoolExecutor(BaseExecutor):
                     node_setup_stages=pool_stages,
                     ignore_head_node=self.ignore_head_node,
                     known_nodes=[n.node_id for n in nodes],
+                    stall_timeout_s=self.options.stall_timeout_s,
                 )
                 try:
                     runtime.run(self._initial_items(tasks, specs[0].batch_size))

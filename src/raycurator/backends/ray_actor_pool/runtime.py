@@ -20,6 +20,7 @@ from raycurator.backends.ray_actor_pool.scheduling.items import Batch, CallKind,
 from raycurator.backends.ray_actor_pool.scheduling.recovery import LOST_DATA_ERRORS
 from raycurator.backends.ray_actor_pool.scheduling.scheduler import StreamingScheduler
 from raycurator.backends.ray_cluster import alive_nodes, pinned, ray_gpus, run_setup_on_nodes
+from raycurator.errors import PipelineStalledError
 from raycurator.stages.base import ProcessingStage
 from raycurator.tasks import Task
 
@@ -84,10 +85,13 @@ class PoolRuntime:
         node_setup_stages: list[ProcessingStage] | None = None,
         ignore_head_node: bool = False,
         known_nodes: list[str] | None = None,
+        stall_timeout_s: float | None = None,
     ) -> None:
         """`node_setup_stages` run `setup_on_node` on nodes that join during the run; `known_nodes`
-        are the nodes seen at the start (a node missing from the cluster later was lost)."""
+        are the nodes seen at the start (a node missing from the cluster later was lost); after
+        `stall_timeout_s` seconds in which no call returned and no actor was starting, the run stops."""
         self.run_id = run_id
+        self.stall_timeout_s = stall_timeout_s
         members = [stage for planned in stages for stage in planned.members]
         self.node_setup_stages = node_setup_stages if node_setup_stages is not None else members
         self.ignore_head_node = ignore_head_node
@@ -300,6 +304,7 @@ class PoolRuntime:
     def _drive(self) -> None:
         scheduler = self.scheduler
         idle_rounds = 0
+        last_event = time.monotonic()
         while not scheduler.done:
             for actor_id in scheduler.actors_to_stop():
                 self._stop(actor_id)
@@ -318,9 +323,13 @@ class PoolRuntime:
                 continue
             idle_rounds = 0
             ready, _ = ray.wait(waiting, num_returns=1, timeout=1.0)
+            if ready or self._starting:  # time spent starting actors (runtime_env, setup) is not a stall
+                last_event = time.monotonic()
             if ready:
                 more, _ = ray.wait(waiting, num_returns=len(waiting), timeout=0)
                 ready = list({r: None for r in [*ready, *more]})
+            elif self.stall_timeout_s is not None and time.monotonic() - last_event > self.stall_timeout_s:
+                raise self._stalled()
             for ref in ready:
                 if ref in self._calls:
                     self._on_call_ready(ref)
@@ -330,6 +339,26 @@ class PoolRuntime:
             self._flush_skipped()
             if self.progress is not None:
                 self.progress.update(scheduler.snapshot())
+
+    def _stalled(self) -> PipelineStalledError:
+        """The error of a run in which no call returned for `stall_timeout_s` seconds."""
+        scheduler = self.scheduler
+        stages = []
+        for op, spec in zip(scheduler.operators, scheduler.specs, strict=True):
+            if op.finished():
+                continue
+            actors = len(scheduler.stage_actors(op.index))
+            stages.append(
+                f"{spec.name} ({spec.cpus:g} CPU, {spec.gpus:g} GPU a worker): {len(op.in_flight)} call(s) in flight, "
+                f"{op.pending_work} task(s) queued, {actors} actor(s)"
+            )
+        nodes = list(scheduler.nodes.values())
+        return PipelineStalledError(
+            f"RayActorPoolExecutor made no progress for {self.stall_timeout_s:g} s: no call returned. "
+            f"Stages: {'; '.join(stages)}. Cluster: {sum(n.cpus for n in nodes):g} CPU(s), "
+            f"{sum(n.gpus for n in nodes):g} GPU(s) on {len(nodes)} node(s). A call that never returns (a hung "
+            "read, a deadlock) stops the run here; raise stall_timeout_s if a batch just takes longer"
+        )
 
     def _flush_skipped(self) -> None:
         skipped = self.scheduler.skipped

@@ -26,7 +26,12 @@ from raycurator.backends.ray_data.plan import (
     starts_from_token,
 )
 from raycurator.backends.ray_data.progress import ProgressBeacon, ProgressWatch
-from raycurator.errors import InsufficientResourcesError, PipelineConfigError, StageExecutionError
+from raycurator.errors import (
+    InsufficientResourcesError,
+    PipelineConfigError,
+    PipelineStalledError,
+    StageExecutionError,
+)
 from raycurator.stages.base import ProcessingStage
 from raycurator.tasks import Task
 
@@ -95,10 +100,6 @@ class RayDataExecutor(BaseExecutor):
             gc.collect()
             raise failure
         return results
-
-
-class PipelineStalledError(InsufficientResourcesError):
-    """A Ray Data run in which no stage ran or finished anything for `stall_timeout_s` seconds."""
 
 
 def _run_on_driver(stage: ProcessingStage, tasks: list[Task]) -> list[Task]:

@@ -13,8 +13,9 @@ signature and is left out of LSH buckets.
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -28,8 +29,19 @@ from raycurator.stages.deduplication.common import (
     text_values,
     with_batch,
 )
+from raycurator.stages.deduplication.files import (
+    assign_generator_ids,
+    create_or_overwrite_dir,
+    file_group_of,
+    join_path,
+    read_files,
+    storage_options_of,
+    write_parquet_atomic,
+)
 from raycurator.stages.deduplication.fuzzy.shingles import shingle_hashes
-from raycurator.tasks import DocumentBatch
+from raycurator.tasks import DocumentBatch, FileGroupTask
+
+logger = logging.getLogger(__name__)
 
 #: Column holding the signature (fixed-size list of uint32, `num_perm` long).
 MINHASH_FIELD = "_minhash_signature"
@@ -114,14 +126,14 @@ def signatures_from_arrow(column: pa.ChunkedArray | pa.Array, num_perm: int) -> 
     return flat.reshape(len(column), num_perm)
 
 
-class MinHashStage(ProcessingStage[DocumentBatch, DocumentBatch]):
+class InMemoryMinHashStage(ProcessingStage[DocumentBatch, DocumentBatch]):
     """Add the MinHash signature of each document's text as `minhash_field`.
 
     The output keeps `id_field` and the signature, plus the text when `keep_text` (needed
     by the Jaccard verification further on) and every other column when `keep_columns`.
     """
 
-    _name = "MinHashStage"
+    _name = "InMemoryMinHashStage"
 
     def __init__(
         self,
@@ -189,7 +201,7 @@ class MinHash(ABC):
 
 
 class CPUMinHash(MinHash):
-    """`MinHash` on CPUs: 32-bit signatures from `MinHasher` (the hashing of `MinHashStage`)."""
+    """`MinHash` on CPUs: 32-bit signatures from `MinHasher` (the hashing of `InMemoryMinHashStage`)."""
 
     def __init__(
         self, seed: int = 42, num_hashes: int = 260, char_ngrams: int = 24, use_64bit_hash: bool = False
@@ -207,3 +219,125 @@ class CPUMinHash(MinHash):
         signatures = self._hasher.signatures(texts)
         index = text_series.index if isinstance(text_series, pd.Series) else None
         return pd.Series(list(signatures), index=index, name=MINHASH_FIELD)
+
+
+class MinHashStage(ProcessingStage[FileGroupTask | DocumentBatch, FileGroupTask]):
+    """NeMo Curator 1.4's `MinHashStage` on CPUs: signatures of a file group, written as Parquet.
+
+    Input: a `FileGroupTask` of JSONL or Parquet files (`read_format`), whose documents get
+    integer ids from the running id generator actor (`create_id_generator_actor()`), or a
+    `DocumentBatch` that already has `_curator_dedup_id` and `text_field`. Output: one file
+    ``<output_path>/MinHashStage/<task_id>.parquet`` with `_curator_dedup_id` and
+    `minhash_field` (a list of `num_hashes` uint32 values, from `MinHasher`: the hashing of the
+    in-memory `InMemoryMinHashStage` and of `FuzzyDeduplicationWorkflow`), and a
+    `FileGroupTask` naming it. The folder is emptied when the stage is built, as NeMo Curator
+    does. `normalize_text=True` lower-cases the text and collapses whitespace runs first.
+    `use_64bit_hash=True` is refused (the signatures here are 32-bit); `pool` (an RMM memory
+    pool) has no effect.
+    """
+
+    _name = "MinHashStage"
+
+    def __init__(
+        self,
+        output_path: str,
+        text_field: str = "text",
+        minhash_field: str = MINHASH_FIELD,
+        char_ngrams: int = 24,
+        num_hashes: int = 260,
+        seed: int = 42,
+        use_64bit_hash: bool = False,
+        normalize_text: bool = False,
+        read_format: Literal["jsonl", "parquet"] | None = None,
+        read_kwargs: dict[str, Any] | None = None,
+        write_kwargs: dict[str, Any] | None = None,
+        pool: bool = True,
+    ) -> None:
+        if use_64bit_hash:
+            raise ValueError(
+                "MinHashStage: use_64bit_hash=True is not supported; signatures are 32-bit here "
+                "(leave use_64bit_hash=False)"
+            )
+        if read_format not in (None, "jsonl", "parquet"):
+            raise ValueError(f"MinHashStage: read_format must be 'jsonl', 'parquet' or None, got {read_format!r}")
+        self.text_field = text_field
+        self.minhash_field = minhash_field
+        self.char_ngrams = char_ngrams
+        self.num_hashes = num_hashes
+        self.seed = seed
+        self.use_64bit_hash = use_64bit_hash
+        self.normalize_text = normalize_text
+        self.read_format = read_format
+        self.read_kwargs = dict(read_kwargs or {})
+        self.write_kwargs = dict(write_kwargs or {})
+        self.pool = pool
+        self._hasher = MinHasher(num_perm=num_hashes, char_ngrams=char_ngrams, seed=seed)
+        self.id_generator: Any = None
+        self.output_path = join_path(output_path, self._name)
+        create_or_overwrite_dir(self.output_path, storage_options_of(self.write_kwargs))
+
+    def inputs(self) -> tuple[list[str], list[str]]:
+        return ["data"], []  # FileGroupTask or DocumentBatch; a batch's columns are checked in process
+
+    def outputs(self) -> tuple[list[str], list[str]]:
+        return ["data"], []
+
+    def setup(self, worker_metadata: Any = None) -> None:
+        from raycurator.stages.deduplication.id_generator import get_id_generator_actor
+
+        try:
+            self.id_generator = get_id_generator_actor()
+        except Exception:  # no Ray or no actor: only file inputs need it, and they fail with a clear error
+            logger.warning("stage '%s': no id generator actor; FileGroupTask inputs will fail", self.name)
+            self.id_generator = None
+
+    def _read(self, task: FileGroupTask | DocumentBatch) -> pa.Table:
+        if isinstance(task, DocumentBatch):
+            table = table_of(task, self.name)
+            require_columns(table, [CURATOR_DEDUP_ID_STR, self.text_field], self.name, task)
+            return table.select([CURATOR_DEDUP_ID_STR, self.text_field])
+        task = file_group_of(task, self.name)
+        if self.id_generator is None:
+            raise RuntimeError(
+                f"stage '{self.name}': FileGroupTask '{task.task_id}' needs the id generator actor; start it "
+                "with create_id_generator_actor(), or give DocumentBatches that have _curator_dedup_id"
+            )
+        if self.read_format is None:
+            raise ValueError(
+                f"stage '{self.name}': read_format must be 'jsonl' or 'parquet' to read FileGroupTask "
+                f"'{task.task_id}'"
+            )
+        table = read_files(task, self.name, self.read_format, [self.text_field], self.read_kwargs)
+        return assign_generator_ids(table, list(task.data), self.id_generator)
+
+    def process(self, task: FileGroupTask | DocumentBatch) -> FileGroupTask:
+        table = self._read(task)
+        texts = text_values(table, self.text_field)
+        if self.normalize_text:
+            texts = [" ".join(t.lower().split()) for t in texts]
+        signatures = self._hasher.signatures(texts)
+        flat = pa.array(signatures.reshape(-1), type=pa.uint32())
+        offsets = pa.array(np.arange(0, signatures.size + 1, self.num_hashes, dtype=np.int32))
+        result = pa.table(
+            {
+                CURATOR_DEDUP_ID_STR: table.column(CURATOR_DEDUP_ID_STR),
+                self.minhash_field: pa.ListArray.from_arrays(offsets, flat),
+            }
+        )
+        path = join_path(self.output_path, f"{task.task_id}.parquet")
+        kwargs = dict(self.write_kwargs)
+        storage_options = kwargs.pop("storage_options", None)
+        write_parquet_atomic(result, path, storage_options, **kwargs)
+        self._log_metric("num_documents", result.num_rows)
+        return FileGroupTask(
+            task_id=task.task_id,
+            dataset_name=f"{task.dataset_name}_minhash",
+            data=[path],
+            _metadata={
+                **task._metadata,
+                "minhash_field": self.minhash_field,
+                "num_hashes": self.num_hashes,
+                "storage_options": storage_options,
+            },
+            _stage_perf=list(task._stage_perf),
+        )

@@ -118,8 +118,9 @@ def test_cpu_minhash_implements_nemos_interface():
     assert list(signatures.index) == [4, 5, 6] and len(signatures.iloc[0]) == 16
     assert np.array_equal(signatures.iloc[0], signatures.iloc[1])
     assert np.array_equal(signatures.iloc[0], MinHasher(num_perm=16, char_ngrams=5, seed=7).signature(texts[4]))
-    with pytest.raises(ValueError, match="use_64bit_hash"):
-        CPUMinHash(use_64bit_hash=True)
+    wide = CPUMinHash(seed=7, num_hashes=16, char_ngrams=5, use_64bit_hash=True).compute_minhashes(texts)
+    assert wide.iloc[0].dtype == np.uint64 and np.array_equal(wide.iloc[0], wide.iloc[1])
+    assert not np.array_equal(wide.iloc[0].astype(np.uint32), signatures.iloc[0])
     with pytest.raises(NotImplementedError):
         hasher.generate_seeds()
 
@@ -213,8 +214,6 @@ def test_minhash_stage_writes_signature_files(tmp_path):
     stage.read_format = "jsonl"
     ids = pq.read_table(stage.process(files).data[0]).column(CURATOR_DEDUP_ID_STR).to_pylist()
     assert ids == [100, 101]
-    with pytest.raises(ValueError, match="use_64bit_hash"):
-        MinHashStage(output_path=str(tmp_path / "x"), use_64bit_hash=True)
     with pytest.raises(StageInputError, match="lacks column"):
         stage.process(DocumentBatch("b1", "d", pa.table({"text": ["no ids"]})))
 
@@ -245,3 +244,25 @@ def test_lsh_stage_writes_buckets_per_band_range_and_partition(tmp_path):
         "b0", "b1", "b2", "b3"
     ]
     assert sum(t._metadata["num_docs"] for t in out) == 4
+
+
+def test_64_bit_signatures_find_the_same_duplicates(tmp_path):
+    texts = ["the quick brown fox jumps over the lazy dog " * 3, "the quick brown fox jumps over the lazy dog " * 3,
+             "an unrelated sentence about rivers and hills", ""]
+    batch = DocumentBatch("b", "d", pa.table({CURATOR_DEDUP_ID_STR: [0, 1, 2, 3], "text": texts}))
+    signed = MinHashStage(output_path=str(tmp_path), char_ngrams=5, num_hashes=12, use_64bit_hash=True).process(batch)
+    assert pq.read_schema(signed.data[0]).field(CURATOR_DEFAULT_MINHASH_FIELD).type == pa.list_(pa.uint64())
+    stage = LSHStage(num_bands=4, minhashes_per_band=3, output_path=str(tmp_path), bands_per_iteration=4)
+    (out,) = stage.process_batch([signed])
+    assert pq.read_table(out.data[0]).column(CURATOR_DEDUP_ID_STR).to_pylist() == [[0, 1]] * 4
+
+
+def test_unreadable_inputs_name_the_stage_task_and_file(tmp_path):
+    bad = tmp_path / "bad.parquet"
+    bad.write_text("not parquet")
+    task = FileGroupTask("lsh-part-3", "d", [str(bad)])
+    with pytest.raises(StageInputError, match=r"'BucketsToEdgesStage'.*'lsh-part-3'.*bad\.parquet"):
+        BucketsToEdgesStage(output_path=str(tmp_path / "out")).process(task)
+    no_group = _file_task(tmp_path / "ids.parquet", pa.table({CURATOR_DEDUP_ID_STR: [1, 2]}), "cc-0")
+    with pytest.raises(StageInputError, match=r"'IdentifyDuplicates'.*'cc-0'.*ids\.parquet"):
+        IdentifyDuplicatesStage(output_path=str(tmp_path / "out")).process_batch([no_group])

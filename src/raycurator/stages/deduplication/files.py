@@ -32,6 +32,7 @@ __all__ = [
     "file_group_of",
     "join_path",
     "read_files",
+    "running_id_generator",
     "storage_options_of",
     "write_parquet_atomic",
 ]
@@ -144,3 +145,20 @@ def assign_generator_ids(table: pa.Table, files: list[str], generator: Any) -> p
         first = int(register(files, table.num_rows))
     ids = pa.array(np.arange(first, first + table.num_rows, dtype=np.int64))
     return table.append_column(CURATOR_DEDUP_ID_STR, ids)
+
+
+def running_id_generator() -> Any:
+    """The id generator actor's handle, or None when Ray is not connected or no generator runs.
+
+    Does not start or connect to Ray (`ray.get_actor` would).
+    """
+    import ray
+
+    if not ray.is_initialized():
+        return None
+    from raycurator.stages.deduplication.id_generator import get_id_generator_actor
+
+    try:
+        return get_id_generator_actor()
+    except ValueError:
+        return None

@@ -32,9 +32,9 @@ from raycurator.stages.deduplication.fuzzy.buckets import buckets_to_pairs
 from raycurator.stages.deduplication.fuzzy.connected_components import duplicates_from_edges
 from raycurator.stages.deduplication.fuzzy.lsh import band_bucket_ids, resolve_lsh_params
 from raycurator.stages.deduplication.fuzzy.minhash import (
-    EMPTY_SIGNATURE_VALUE,
     MINHASH_FIELD,
     InMemoryMinHashStage,
+    has_shingles,
     signatures_from_arrow,
 )
 from raycurator.stages.deduplication.fuzzy.rows import BUCKET_FIELD, PAIR_ID_FIELD
@@ -122,7 +122,7 @@ class FuzzyBandsStage(ProcessingStage[DocumentBatch, DocumentBatch]):
         require_columns(table, [self.minhash_field], self.name, task)
         width = self.num_bands * self.minhashes_per_band
         signatures = signatures_from_arrow(table.column(self.minhash_field), width)
-        usable = ~np.all(signatures == EMPTY_SIGNATURE_VALUE, axis=1)
+        usable = has_shingles(signatures)
         bands = band_bucket_ids(signatures, self.num_bands, self.minhashes_per_band)
         flat = pa.array(bands.reshape(-1), type=pa.uint64())
         column = pa.FixedSizeListArray.from_arrays(flat, self.num_bands, mask=pa.array(~usable))

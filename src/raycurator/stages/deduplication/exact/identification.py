@@ -21,7 +21,7 @@ import xxhash
 
 from raycurator.stages.deduplication.common import CURATOR_DEDUP_ID_STR, text_values
 from raycurator.stages.deduplication.exact.identify import duplicates_by_key
-from raycurator.stages.deduplication.files import assign_generator_ids, join_path, read_files
+from raycurator.stages.deduplication.files import assign_generator_ids, join_path, read_files, running_id_generator
 from raycurator.stages.deduplication.shuffle_utils.stage import ShuffleStage
 from raycurator.tasks import FileGroupTask
 
@@ -87,15 +87,12 @@ class ExactDuplicateIdentification(ShuffleStage):
         if not self.assign_id_field:
             self.id_generator = None
             return
-        from raycurator.stages.deduplication.id_generator import get_id_generator_actor
-
-        try:
-            self.id_generator = get_id_generator_actor()
-        except ValueError as error:
+        self.id_generator = running_id_generator()
+        if self.id_generator is None:
             raise ValueError(
                 f"stage '{self.name}': no id generator actor is running; start one with "
                 "raycurator.stages.deduplication.id_generator.create_id_generator_actor() before the pipeline"
-            ) from error
+            )
 
     def read_task(self, task: FileGroupTask) -> pa.Table:
         columns = [self.text_field] if self.assign_id_field else [self.text_field, self.id_field]

@@ -29,8 +29,8 @@ from raycurator.stages.deduplication.files import (
     write_parquet_atomic,
 )
 from raycurator.stages.deduplication.fuzzy.minhash import (
-    EMPTY_SIGNATURE_VALUE,
     MINHASH_FIELD,
+    has_shingles,
     signatures_from_arrow,
 )
 from raycurator.stages.deduplication.fuzzy.rows import (
@@ -178,11 +178,10 @@ class InMemoryLSHStage(ProcessingStage[DocumentBatch, DocumentBatch]):
         if pa.types.is_fixed_size_list(signature_type):
             width = signature_type.list_size
         signatures = signatures_from_arrow(table.column(self.minhash_field), width)
-        has_shingles = ~np.all(signatures == EMPTY_SIGNATURE_VALUE, axis=1)
-        if not has_shingles.all():
-            keep = pa.array(has_shingles)
-            table = table.filter(keep)
-            signatures = signatures[has_shingles]
+        usable = has_shingles(signatures)
+        if not usable.all():
+            table = table.filter(pa.array(usable))
+            signatures = signatures[usable]
         n = table.num_rows
         if n == 0:
             return None
@@ -328,7 +327,7 @@ class LSHStage(ProcessingStage[FileGroupTask, FileGroupTask]):
         if width != pc.max(lengths).as_py():
             raise ValueError(f"stage '{self.name}': task '{task.task_id}': signatures of different lengths")
         signatures = signatures_from_arrow(column, width)
-        keep = ~np.all(signatures == EMPTY_SIGNATURE_VALUE, axis=1)
+        keep = has_shingles(signatures)
         ids = table.column(self.id_field).combine_chunks().filter(pa.array(keep))
         buckets = band_bucket_ids(signatures[keep], end - first, self.minhashes_per_band, first_band=first)
         n = len(ids)

@@ -175,6 +175,7 @@ def test_fuzzy_stages_by_hand_on_local_executor(source, corpus, workflow_groups,
     assert removed == workflow_groups[0]
 
 
+@pytest.mark.slow  # five actor pools, one per stage: ~25 s on 2 busy cores
 def test_fuzzy_stages_in_one_pipeline_on_the_actor_pool(source, corpus, workflow_groups, tmp_path):
     removed, groups = run_fuzzy_by_hand(source, tmp_path, RayActorPoolExecutor(show_progress=False), True)
     check_against_corpus(corpus, removed, groups)

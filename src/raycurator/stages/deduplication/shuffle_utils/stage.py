@@ -41,6 +41,9 @@ class ShuffleStage(HashShuffleStage):
     """Repartition the rows of Parquet files by `shuffle_on` and write one file per partition."""
 
     _name = "ShuffleStage"
+    # Not registered under its bare class name: "ShuffleStage" in pipeline files keeps naming the
+    # in-memory shuffle it extends (subclasses register as usual).
+    _is_abstract_root = True
 
     def __init__(
         self,

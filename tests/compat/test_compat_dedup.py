@@ -175,7 +175,7 @@ def test_exact_identification_checks_its_id_options_and_writes_parquet(tmp_path)
         ExactDuplicateIdentification(text_field="text", output_path=str(tmp_path), id_field="id")
     data = tmp_path / "in"
     data.mkdir()
-    pq.write_table(pa.table({"id": [1, 2, 3], "text": ["a b", "a  b", "c"]}), data / "x.parquet")
+    pq.write_table(pa.table({"id": [1, 2, 3], "text": ["a b", "A  b", "c"]}), data / "x.parquet")
     for normalize, expected in ((False, []), (True, [2])):
         out = tmp_path / f"out-{normalize}"
         stage = ExactDuplicateIdentification(

@@ -148,13 +148,14 @@ def run_fuzzy_by_hand(source: Path, tmp: Path, executor, one_pipeline: bool) -> 
     assert sorted(f for t in results for f in t.data) == removal_files
     assert sum(t._metadata["num_removal_ids"] for t in results) == len(ids_in(removal_files, CURATOR_DEDUP_ID_STR))
     assert all(pq.read_schema(f).names == [CURATOR_DEDUP_ID_STR] for f in removal_files)
-    removed = {own[i] for i in ids_in(removal_files, CURATOR_DEDUP_ID_STR)}
+    removed_ids = set(ids_in(removal_files, CURATOR_DEDUP_ID_STR))
     components = pq.read_table(cache / "ConnectedComponentsStage")
-    by_group: dict[int, set[str]] = {}
+    by_group: dict[int, set[int]] = {}
     for doc, group in zip(components.column(CURATOR_DEDUP_ID_STR).to_pylist(),
                           components.column(CURATOR_FUZZY_DUPLICATE_GROUP_FIELD).to_pylist(), strict=True):
-        by_group.setdefault(group, set()).add(own[doc])
-    return removed, {frozenset(g) for g in by_group.values()}
+        by_group.setdefault(group, set()).add(doc)
+    assert all(g - removed_ids == {min(g)} for g in by_group.values())  # the smallest id of each group is kept
+    return {own[i] for i in removed_ids}, {frozenset(own[i] for i in g) for g in by_group.values()}
 
 
 def check_against_corpus(corpus: Corpus, removed: set[str], groups: set[frozenset]) -> None:

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from raycurator.stages.deduplication.common import CURATOR_DEDUP_ID_STR, text_values
+from raycurator.stages.deduplication.common import CURATOR_DEDUP_ID_STR, normalize_dedup_text, text_values
 from raycurator.stages.deduplication.exact.identify import duplicates_by_key
 from raycurator.stages.deduplication.files import assign_generator_ids, join_path, read_files, running_id_generator
 from raycurator.stages.deduplication.shuffle_utils.stage import ShuffleStage
@@ -28,12 +28,7 @@ from raycurator.tasks import FileGroupTask
 #: The column holding each document's hash while duplicates are grouped.
 EXACT_DUPLICATE_GROUP_FIELD = "_exact_duplicate_group"
 
-__all__ = ["EXACT_DUPLICATE_GROUP_FIELD", "ExactDuplicateIdentification", "normalize_text"]
-
-
-def normalize_text(text: str) -> str:
-    """NeMo Curator's text normalisation for deduplication: lower case, whitespace runs to one space, trimmed."""
-    return " ".join(text.lower().split())
+__all__ = ["EXACT_DUPLICATE_GROUP_FIELD", "ExactDuplicateIdentification"]
 
 
 class ExactDuplicateIdentification(ShuffleStage):
@@ -108,7 +103,7 @@ class ExactDuplicateIdentification(ShuffleStage):
             )
         texts = text_values(table, self.text_field)
         if self.normalize_text:
-            texts = [normalize_text(t) for t in texts]
+            texts = [normalize_dedup_text(t) for t in texts]
         digests = pa.array([xxhash.xxh3_128_hexdigest(t.encode("utf-8")) for t in texts], type=pa.string())
         self._log_metric("num_documents", table.num_rows)
         return pa.table({self.id_field: table.column(self.id_field), EXACT_DUPLICATE_GROUP_FIELD: digests})

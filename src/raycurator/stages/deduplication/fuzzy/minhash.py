@@ -28,6 +28,7 @@ import pyarrow as pa
 from raycurator.stages.base import ProcessingStage
 from raycurator.stages.deduplication.common import (
     CURATOR_DEDUP_ID_STR,
+    normalize_dedup_text,
     require_columns,
     require_non_null_ids,
     table_of,
@@ -337,7 +338,7 @@ class MinHashStage(ProcessingStage[FileGroupTask | DocumentBatch, FileGroupTask]
         table = self._read(task)
         texts = text_values(table, self.text_field)
         if self.normalize_text:
-            texts = [" ".join(t.lower().split()) for t in texts]
+            texts = [normalize_dedup_text(t) for t in texts]
         signatures = self._hasher.signatures(texts)
         flat = pa.array(signatures.reshape(-1))
         offsets = pa.array(np.arange(0, signatures.size + 1, self.num_hashes, dtype=np.int32))

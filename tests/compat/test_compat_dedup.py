@@ -266,3 +266,17 @@ def test_unreadable_inputs_name_the_stage_task_and_file(tmp_path):
     no_group = _file_task(tmp_path / "ids.parquet", pa.table({CURATOR_DEDUP_ID_STR: [1, 2]}), "cc-0")
     with pytest.raises(StageInputError, match=r"'IdentifyDuplicates'.*'cc-0'.*ids\.parquet"):
         IdentifyDuplicatesStage(output_path=str(tmp_path / "out")).process_batch([no_group])
+
+
+def test_the_working_folder_is_never_emptied(tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "precious.txt").write_text("keep me")
+    monkeypatch.chdir(work)
+    with pytest.raises(ValueError, match="current folder"):
+        ShuffleStage(shuffle_on=["k"])  # NeMo's default output_path="./" would empty it
+    with pytest.raises(ValueError, match="current folder"):
+        ShuffleStage(shuffle_on=["k"], output_path=str(tmp_path))
+    assert (work / "precious.txt").read_text() == "keep me"
+    IdentifyDuplicatesStage()  # the default "./" plus its own sub-folder is fine
+    assert (work / DUPLICATE_IDS_SUBDIR).is_dir() and (work / "precious.txt").exists()

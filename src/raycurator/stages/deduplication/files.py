@@ -10,6 +10,7 @@ integer ids from the id generator per group of files.
 from __future__ import annotations
 
 import logging
+import os
 import posixpath
 import uuid
 from typing import Any
@@ -48,12 +49,33 @@ def storage_options_of(kwargs: dict[str, Any] | None) -> dict[str, Any]:
     return dict((kwargs or {}).get("storage_options") or {})
 
 
+def _is_protected_local_folder(fs: Any, root: str) -> bool:
+    """Whether `root` is a local folder that must never be emptied: /, the home folder, the current one or above it."""
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    if protocol not in ("file", "local"):
+        return False
+    folder = os.path.realpath(root)
+    cwd = os.path.realpath(os.getcwd())
+    home = os.path.realpath(os.path.expanduser("~"))
+    return folder in (os.path.realpath(os.sep), home) or cwd == folder or cwd.startswith(folder.rstrip(os.sep) + os.sep)
+
+
 def create_or_overwrite_dir(path: str, storage_options: dict[str, Any] | None = None) -> None:
-    """Make the folder `path`; when it exists and holds anything, empty it first (NeMo Curator's rule)."""
+    """Make the folder `path`; when it exists and holds anything, empty it first (NeMo Curator's rule).
+
+    Unlike NeMo Curator, refuses to empty the filesystem root, the home folder, or the current
+    folder or one above it (a stage left at its default ``output_path="./"`` would otherwise
+    delete the working directory).
+    """
     fs, root = fsspec.core.url_to_fs(path, **(storage_options or {}))
     if fs.exists(root):
         if not fs.isdir(root):
             raise NotADirectoryError(f"output folder {path} exists and is a file")
+        if fs.ls(root) and _is_protected_local_folder(fs, root):
+            raise ValueError(
+                f"output folder {path} is not empty and is the current folder, one above it, the home folder "
+                "or /; give the stage an output_path of its own (its contents would be deleted)"
+            )
         if fs.ls(root):
             logger.warning("output folder %s is not empty; deleting its contents", path)
             fs.rm(root, recursive=True)

@@ -64,7 +64,7 @@ def main() -> None:
 
     removal = TextDuplicatesRemovalWorkflow(
         input_path=args.input,
-        ids_to_remove_path=os.path.join(cache_path, "ExactDuplicateIdentification"),
+        ids_to_remove_path=os.path.join(cache_path, "ExactDuplicateIds"),
         output_path=os.path.join(args.output, "deduplicated"),
         input_filetype="jsonl",
         input_files_per_partition=1,

@@ -26,8 +26,8 @@ from raycurator.stages.deduplication.id_generator import (
     kill_id_generator_actor,
     write_id_generator_to_disk,
 )
-from raycurator.stages.deduplication.shuffle_utils.stage import ShuffleStage
 from raycurator.stages.file_partitioning import FilePartitioningStage
+from raycurator.stages.shuffle import ShuffleStage
 from raycurator.stages.text.deduplication import TextDuplicatesRemovalWorkflow
 from raycurator.stages.text.io.reader import JsonlReader
 from raycurator.stages.text.io.writer import JsonlWriter
@@ -180,13 +180,13 @@ def test_exact_identification_then_removal_with_the_id_generator_nemo_style(tmp_
         write_id_generator_to_disk(str(cache / "exact_id_generator.json"))
     finally:
         kill_id_generator_actor()
-    id_files = sorted((cache / "ExactDuplicateIdentification").glob("*.parquet"))
+    id_files = sorted((cache / "ExactDuplicateIds").glob("*.parquet"))
     removal_ids = sorted(i for f in id_files for i in pq.read_table(f).column(CURATOR_DEDUP_ID_STR).to_pylist())
     assert len(removal_ids) == 3 and all(isinstance(i, int) for i in removal_ids)  # alpha x2, beta x1
 
     result = TextDuplicatesRemovalWorkflow(
         input_path=str(data),
-        ids_to_remove_path=str(cache / "ExactDuplicateIdentification"),
+        ids_to_remove_path=str(cache / "ExactDuplicateIds"),
         output_path=str(out),
         input_filetype="jsonl",
         input_files_per_partition=1,

@@ -23,10 +23,10 @@ from typing import Any, Literal
 from raycurator.pipeline.dedup_workflow import DeduplicationWorkflowBase
 from raycurator.stages.base import ProcessingStage
 from raycurator.stages.deduplication.fuzzy.buckets import BucketsToCandidatePairs
-from raycurator.stages.deduplication.fuzzy.connected_components import ConnectedComponentsStage
+from raycurator.stages.deduplication.fuzzy.connected_components import InMemoryConnectedComponentsStage
 from raycurator.stages.deduplication.fuzzy.jaccard import CandidatePairTextJoin, JaccardVerificationStage
-from raycurator.stages.deduplication.fuzzy.lsh import LSHStage, resolve_lsh_params
-from raycurator.stages.deduplication.fuzzy.minhash import MinHashStage
+from raycurator.stages.deduplication.fuzzy.lsh import InMemoryLSHStage, resolve_lsh_params
+from raycurator.stages.deduplication.fuzzy.minhash import InMemoryMinHashStage
 from raycurator.stages.deduplication.workflow_utils import check_filetype, join_path
 
 logger = logging.getLogger(__name__)
@@ -234,7 +234,7 @@ class FuzzyDeduplicationWorkflow(DeduplicationWorkflowBase):
         id_field = self._working_id_field
         text = self.text_field if self.verify else None
         stages: list[ProcessingStage] = [
-            MinHashStage(
+            InMemoryMinHashStage(
                 text_field=self.text_field,
                 id_field=id_field,
                 char_ngrams=self.char_ngrams,
@@ -242,7 +242,7 @@ class FuzzyDeduplicationWorkflow(DeduplicationWorkflowBase):
                 seed=self.seed,
                 keep_text=self.verify,
             ),
-            LSHStage(self.num_bands, self.minhashes_per_band, id_field=id_field, text_field=text),
+            InMemoryLSHStage(self.num_bands, self.minhashes_per_band, id_field=id_field, text_field=text),
             BucketsToCandidatePairs(
                 id_field=id_field,
                 text_field=text,
@@ -262,7 +262,9 @@ class FuzzyDeduplicationWorkflow(DeduplicationWorkflowBase):
                     num_partitions=self.num_partitions,
                 ),
             ]
-        stages.append(ConnectedComponentsStage(id_field=id_field, edges_path=edges_path, output_path=output_path))
+        stages.append(
+            InMemoryConnectedComponentsStage(id_field=id_field, edges_path=edges_path, output_path=output_path)
+        )
         return stages
 
     def identification_stages(self) -> list[ProcessingStage]:

@@ -11,7 +11,7 @@ from dedup_corpus import make_vocabulary, mutate, random_words
 
 from raycurator.errors import StageInputError
 from raycurator.stages.deduplication.fuzzy.lsh import (
-    LSHStage,
+    InMemoryLSHStage,
     band_bucket_ids,
     candidate_probability,
     optimal_param,
@@ -19,8 +19,8 @@ from raycurator.stages.deduplication.fuzzy.lsh import (
 )
 from raycurator.stages.deduplication.fuzzy.minhash import (
     EMPTY_SIGNATURE_VALUE,
+    InMemoryMinHashStage,
     MinHasher,
-    MinHashStage,
     estimate_jaccard,
     signatures_from_arrow,
 )
@@ -105,15 +105,15 @@ def test_minhash_of_long_text_and_empty_text():
 def test_minhash_stage_output_columns():
     table = pa.table({"id": ["a", "b"], "text": ["some text here", ""], "extra": [1, 2]})
     task = DocumentBatch(task_id="t", dataset_name="d", data=table)
-    out = MinHashStage(id_field="id", num_perm=20, char_ngrams=3).process(task)
+    out = InMemoryMinHashStage(id_field="id", num_perm=20, char_ngrams=3).process(task)
     assert out.get_columns() == ["id", "_minhash_signature"]
     sigs = signatures_from_arrow(out.data.column("_minhash_signature"), 20)
     assert sigs.shape == (2, 20)
-    kept = MinHashStage(id_field="id", num_perm=20, char_ngrams=3, keep_text=True).process(task)
+    kept = InMemoryMinHashStage(id_field="id", num_perm=20, char_ngrams=3, keep_text=True).process(task)
     assert kept.get_columns() == ["id", "text", "_minhash_signature"]
     null_ids = DocumentBatch(task_id="t", dataset_name="d", data=pa.table({"id": [None, "b"], "text": ["x", "y"]}))
     with pytest.raises(StageInputError, match="without an id"):
-        MinHashStage(id_field="id").process(null_ids)
+        InMemoryMinHashStage(id_field="id").process(null_ids)
 
 
 @pytest.mark.parametrize("threshold", [0.5, 0.7, 0.8, 0.9])
@@ -163,15 +163,15 @@ def test_band_bucket_ids_equal_exactly_when_the_band_is_equal():
 def test_lsh_stage_emits_bucket_rows_and_document_rows():
     table = pa.table({"id": ["a", "b", "c"], "text": ["some text here", "", "other text"]})
     task = DocumentBatch(task_id="t", dataset_name="d", data=table)
-    signed = MinHashStage(id_field="id", num_perm=12, char_ngrams=3, keep_text=True).process(task)
-    out = LSHStage(num_bands=4, minhashes_per_band=3, id_field="id", text_field="text").process(signed).data
+    signed = InMemoryMinHashStage(id_field="id", num_perm=12, char_ngrams=3, keep_text=True).process(task)
+    out = InMemoryLSHStage(num_bands=4, minhashes_per_band=3, id_field="id", text_field="text").process(signed).data
     kinds = out.column(ROW_KIND_FIELD).to_pylist()
     assert kinds.count(KIND_DOCUMENT) == 2  # the empty text has no shingles: left out
     assert kinds.count(KIND_BUCKET) == 8
     bucket_ids = out.filter(pa.array([k == KIND_BUCKET for k in kinds])).column("id").to_pylist()
     assert sorted(bucket_ids) == ["a"] * 4 + ["c"] * 4
     assert out.filter(pa.array([k == KIND_DOCUMENT for k in kinds])).column(BUCKET_FIELD).null_count == 2
-    only_buckets = LSHStage(num_bands=4, minhashes_per_band=3, id_field="id").process(signed).data
+    only_buckets = InMemoryLSHStage(num_bands=4, minhashes_per_band=3, id_field="id").process(signed).data
     assert set(only_buckets.column(ROW_KIND_FIELD).to_pylist()) == {KIND_BUCKET}
     assert "text" not in only_buckets.column_names
 

@@ -18,7 +18,7 @@ from raycurator.stages.deduplication.exact.hashing import (
 from raycurator.stages.deduplication.exact.identify import ExactDuplicateIdsStage, duplicates_by_key
 from raycurator.stages.deduplication.fuzzy.buckets import bucket_pair_positions, buckets_to_pairs
 from raycurator.stages.deduplication.fuzzy.connected_components import (
-    ConnectedComponentsStage,
+    InMemoryConnectedComponentsStage,
     component_labels,
     duplicates_from_edges,
 )
@@ -164,7 +164,7 @@ def test_duplicates_from_edges_keep_smallest_id_per_component():
 
 
 def test_connected_components_stage_is_a_barrier_and_chunks_output():
-    stage = ConnectedComponentsStage(id_field="id", rows_per_output=2)
+    stage = InMemoryConnectedComponentsStage(id_field="id", rows_per_output=2)
     assert stage.is_barrier
     tasks = [
         batch(pa.table({"id": [1, 10], PAIR_ID_FIELD: [2, 11]}), "a"),

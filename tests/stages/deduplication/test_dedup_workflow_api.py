@@ -203,7 +203,7 @@ def test_inline_fuzzy_filter_bands_in_parallel_stage_before_its_barrier():
     import pyarrow as pa
 
     from raycurator.stages.deduplication.fuzzy.lsh import band_bucket_ids
-    from raycurator.stages.deduplication.fuzzy.minhash import MINHASH_FIELD, MinHashStage, signatures_from_arrow
+    from raycurator.stages.deduplication.fuzzy.minhash import MINHASH_FIELD, InMemoryMinHashStage, signatures_from_arrow
     from raycurator.stages.deduplication.inline import (
         BANDS_FIELD,
         FuzzyBandsStage,
@@ -213,7 +213,7 @@ def test_inline_fuzzy_filter_bands_in_parallel_stage_before_its_barrier():
     from raycurator.tasks import DocumentBatch
 
     parts = FuzzyDuplicateFilter(id_field="id", num_bands=4, minhashes_per_band=3).decompose()
-    assert [type(p) for p in parts] == [MinHashStage, FuzzyBandsStage, FuzzyDuplicateBarrier]
+    assert [type(p) for p in parts] == [InMemoryMinHashStage, FuzzyBandsStage, FuzzyDuplicateBarrier]
     assert not parts[1].is_barrier and parts[2].is_barrier
     text = "a text long enough to have some character shingles " * 3
     batch = DocumentBatch(task_id="t", dataset_name="d",

@@ -59,6 +59,11 @@ def text_values(table: pa.Table, text_field: str) -> list[str]:
     return column.to_pylist()
 
 
+def normalize_dedup_text(text: str) -> str:
+    """NeMo Curator's `normalize_text` for deduplication: lower case, whitespace runs to one space, trimmed."""
+    return " ".join(text.lower().split())
+
+
 def with_batch(task: DocumentBatch, table: pa.Table, suffix: str | None = None) -> DocumentBatch:
     """A new `DocumentBatch` carrying `table` and the input task's id, dataset, perf and metadata."""
     task_id = task.task_id if suffix is None else f"{task.task_id}-{suffix}"

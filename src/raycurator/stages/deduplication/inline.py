@@ -6,7 +6,7 @@ These composites do it in the document stream of a single pipeline, built from t
 
 - `ExactDuplicateFilter` = `ExactDuplicateHashStage` (all columns kept) -> `ExactDuplicateShuffle`,
   a shuffle by hash whose reduce side keeps the smallest id of each hash: one pass, distributed.
-- `FuzzyDuplicateFilter` = `MinHashStage` (all columns kept) -> `FuzzyBandsStage` (LSH bucket
+- `FuzzyDuplicateFilter` = `InMemoryMinHashStage` (all columns kept) -> `FuzzyBandsStage` (LSH bucket
   ids per band, replacing the signature; both map stages run in parallel) ->
   `FuzzyDuplicateBarrier`, a barrier that pairs documents sharing a bucket, verifies candidate
   pairs by character n-gram Jaccard, finds connected components, and drops every member but the
@@ -32,9 +32,9 @@ from raycurator.stages.deduplication.fuzzy.buckets import buckets_to_pairs
 from raycurator.stages.deduplication.fuzzy.connected_components import duplicates_from_edges
 from raycurator.stages.deduplication.fuzzy.lsh import band_bucket_ids, resolve_lsh_params
 from raycurator.stages.deduplication.fuzzy.minhash import (
-    EMPTY_SIGNATURE_VALUE,
     MINHASH_FIELD,
-    MinHashStage,
+    InMemoryMinHashStage,
+    has_shingles,
     signatures_from_arrow,
 )
 from raycurator.stages.deduplication.fuzzy.rows import BUCKET_FIELD, PAIR_ID_FIELD
@@ -99,7 +99,7 @@ BANDS_FIELD = "_lsh_bands"
 class FuzzyBandsStage(ProcessingStage[DocumentBatch, DocumentBatch]):
     """Map stage: each document's LSH bucket id per band, in place of its MinHash signature.
 
-    Runs in parallel before `FuzzyDuplicateBarrier` (fused with `MinHashStage` on the actor
+    Runs in parallel before `FuzzyDuplicateBarrier` (fused with `InMemoryMinHashStage` on the actor
     pool), so the barrier gets `num_bands` 64-bit ids per document instead of the signature
     (20 x 8 bytes instead of 260 x 4 with the defaults) and does no hashing itself.
     """
@@ -122,7 +122,7 @@ class FuzzyBandsStage(ProcessingStage[DocumentBatch, DocumentBatch]):
         require_columns(table, [self.minhash_field], self.name, task)
         width = self.num_bands * self.minhashes_per_band
         signatures = signatures_from_arrow(table.column(self.minhash_field), width)
-        usable = ~np.all(signatures == EMPTY_SIGNATURE_VALUE, axis=1)
+        usable = has_shingles(signatures)
         bands = band_bucket_ids(signatures, self.num_bands, self.minhashes_per_band)
         flat = pa.array(bands.reshape(-1), type=pa.uint64())
         column = pa.FixedSizeListArray.from_arrays(flat, self.num_bands, mask=pa.array(~usable))
@@ -272,7 +272,7 @@ class FuzzyDuplicateFilter(CompositeStage[DocumentBatch, DocumentBatch]):
 
     def decompose(self) -> list[ProcessingStage]:
         return [
-            MinHashStage(
+            InMemoryMinHashStage(
                 text_field=self.text_field,
                 id_field=self.id_field,
                 char_ngrams=self.char_ngrams,

@@ -1,6 +1,12 @@
 """Fuzzy deduplication on CPUs: MinHash over character n-grams, LSH buckets via the shuffle,
 optional Jaccard verification, connected components.
 
+Two sets of stages: NeMo Curator 1.4's file-based ones at its paths (`MinHashStage`,
+`LSHStage`, `BucketsToEdgesStage`, `ConnectedComponentsStage`, `IdentifyDuplicatesStage`: each
+reads the files its input task names and writes Parquet under its `output_path`), and the
+in-memory ones our workflows chain on `DocumentBatch`es (`InMemoryMinHashStage`,
+`InMemoryLSHStage`, `BucketsToCandidatePairs`, `InMemoryConnectedComponentsStage`).
+
 Names are loaded on first access (a worker imports only what its stage needs, e.g. no SciPy for
 MinHash); `FuzzyDeduplicationWorkflow` comes from the pipeline layer.
 """
@@ -9,6 +15,11 @@ from typing import Any
 
 _WHERE = {
     "BucketsToCandidatePairs": "buckets",
+    "BucketsToEdgesStage": "buckets_to_edges",
+    "IdentifyDuplicatesStage": "identify_duplicates",
+    "InMemoryConnectedComponentsStage": "connected_components",
+    "InMemoryLSHStage": "lsh.stage",
+    "InMemoryMinHashStage": "minhash",
     "CandidatePairTextJoin": "jaccard",
     "ConnectedComponentsStage": "connected_components",
     "JaccardVerificationStage": "jaccard",
@@ -25,9 +36,14 @@ _WHERE = {
 
 __all__ = [
     "BucketsToCandidatePairs",
+    "BucketsToEdgesStage",
     "CandidatePairTextJoin",
     "ConnectedComponentsStage",
     "FuzzyDeduplicationWorkflow",
+    "IdentifyDuplicatesStage",
+    "InMemoryConnectedComponentsStage",
+    "InMemoryLSHStage",
+    "InMemoryMinHashStage",
     "JaccardVerificationStage",
     "LSHStage",
     "MinHashStage",

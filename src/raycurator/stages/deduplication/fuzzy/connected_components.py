@@ -1,4 +1,9 @@
-"""Connected components of the duplicate graph; one document kept per component."""
+"""Connected components of the duplicate graph.
+
+`InMemoryConnectedComponentsStage` (our workflows): candidate-pair rows in, the ids to remove
+out (one document kept per component). `ConnectedComponentsStage` (NeMo Curator 1.4's):
+edge files in, a file mapping each document to its component out.
+"""
 
 from __future__ import annotations
 
@@ -21,8 +26,17 @@ from raycurator.stages.deduplication.common import (
     table_of,
     write_ids_file,
 )
+from raycurator.stages.deduplication.files import (
+    create_or_overwrite_dir,
+    file_group_of,
+    join_path,
+    read_files,
+    storage_options_of,
+    write_parquet_atomic,
+)
 from raycurator.stages.deduplication.fuzzy.buckets import sorted_unique
 from raycurator.stages.deduplication.fuzzy.rows import JACCARD_FIELD, KIND_PAIR, PAIR_ID_FIELD, rows_of_kind
+from raycurator.stages.deduplication.fuzzy.utils import CURATOR_FUZZY_DUPLICATE_GROUP_FIELD
 from raycurator.tasks import DocumentBatch, FileGroupTask
 
 logger = logging.getLogger(__name__)
@@ -64,7 +78,7 @@ def duplicates_from_edges(edges: pa.Table, id_field: str, pair_field: str = PAIR
     )
 
 
-class ConnectedComponentsStage(ProcessingStage[DocumentBatch, DocumentBatch]):
+class InMemoryConnectedComponentsStage(ProcessingStage[DocumentBatch, DocumentBatch]):
     """Barrier: gather every duplicate pair, find connected components, list the duplicates.
 
     Of each component the document with the smallest id is kept; every other member is
@@ -75,7 +89,7 @@ class ConnectedComponentsStage(ProcessingStage[DocumentBatch, DocumentBatch]):
     needed after this one) and the stage returns one `FileGroupTask` per file.
     """
 
-    _name = "ConnectedComponentsStage"
+    _name = "InMemoryConnectedComponentsStage"
 
     def __init__(
         self,
@@ -143,3 +157,86 @@ class ConnectedComponentsStage(ProcessingStage[DocumentBatch, DocumentBatch]):
         with fs.open(temporary, "wb") as handle:
             pq.write_table(ordered, handle)
         fs.mv(temporary, final)
+
+
+class ConnectedComponentsStage(ProcessingStage[FileGroupTask, FileGroupTask]):
+    """NeMo Curator 1.4's `ConnectedComponentsStage` on CPUs: edge files in, id -> group file out.
+
+    A barrier: the edges of every input `FileGroupTask` (``source_field`` and
+    ``destination_field``, by default ``_curator_dedup_id_x`` / ``_y`` as `BucketsToEdgesStage`
+    writes them) are read together, repeated edges dropped, and the weakly connected components
+    of the undirected graph found with SciPy. Every document that has an edge is written with
+    its component, ``_curator_dedup_id`` and ``_duplicate_group_id`` (components numbered from
+    0 in the order of their smallest id), to
+    ``<output_path>/ConnectedComponentsStage/<first task id>.parquet``; one output
+    `FileGroupTask` with `num_vertices` in its metadata.
+    """
+
+    _name = "ConnectedComponentsStage"
+
+    def __init__(
+        self,
+        output_path: str,
+        source_field: str | None = None,
+        destination_field: str | None = None,
+        read_kwargs: dict | None = None,
+        write_kwargs: dict | None = None,
+    ) -> None:
+        self.source_field = source_field or f"{CURATOR_DEDUP_ID_STR}_x"
+        self.destination_field = destination_field or f"{CURATOR_DEDUP_ID_STR}_y"
+        self.read_kwargs = dict(read_kwargs or {})
+        self.write_kwargs = dict(write_kwargs or {})
+        self.output_path = join_path(output_path, self._name)
+        create_or_overwrite_dir(self.output_path, storage_options_of(self.write_kwargs))
+
+    def inputs(self) -> tuple[list[str], list[str]]:
+        return ["data"], []
+
+    def outputs(self) -> tuple[list[str], list[str]]:
+        return ["data"], []
+
+    def ray_stage_spec(self) -> dict[str, Any]:
+        return {RayStageSpecKeys.IS_BARRIER: True}
+
+    def process(self, task: FileGroupTask) -> list[FileGroupTask]:
+        return self.process_batch([task])
+
+    def process_batch(self, tasks: list[FileGroupTask]) -> list[FileGroupTask]:
+        if not tasks:
+            return []
+        columns = [self.source_field, self.destination_field]
+        edges = pa.concat_tables(
+            [read_files(file_group_of(t, self.name), self.name, "parquet", columns, self.read_kwargs) for t in tasks],
+            promote_options="default",
+        )
+        source = edges.column(self.source_field)
+        ids = pa.chunked_array([*source.chunks, *edges.column(self.destination_field).cast(source.type).chunks])
+        universe = sorted_unique(ids) if len(ids) else pa.array([], source.type)
+        nodes = pc.index_in(ids, value_set=universe).to_numpy(zero_copy_only=False).astype(np.int64)
+        half = edges.num_rows
+        pairs = np.unique(np.stack([nodes[:half], nodes[half:]], axis=1), axis=0) if half else np.empty((0, 2))
+        labels = component_labels(pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64), len(universe))
+        # nodes are numbered in id order; renumber components by their smallest member
+        _, first_node, group = np.unique(labels, return_index=True, return_inverse=True)
+        rank = np.empty(len(first_node), dtype=np.int64)
+        rank[np.argsort(first_node)] = np.arange(len(first_node))
+        result = pa.table(
+            {
+                CURATOR_DEDUP_ID_STR: universe,
+                CURATOR_FUZZY_DUPLICATE_GROUP_FIELD: pa.array(rank[group] if len(group) else [], pa.int64()),
+            }
+        )
+        path = join_path(self.output_path, f"{tasks[0].task_id}.parquet")
+        kwargs = dict(self.write_kwargs)
+        storage_options = kwargs.pop("storage_options", None)
+        write_parquet_atomic(result, path, storage_options, **kwargs)
+        self._log_metrics({"num_edges": edges.num_rows, "num_vertices": result.num_rows})
+        logger.info("stage '%s': %d edges, %d documents in %d groups", self.name, half, len(universe), len(rank))
+        return [
+            FileGroupTask(
+                task_id=f"{self.name}-{tasks[0].task_id}",
+                dataset_name=tasks[0].dataset_name,
+                data=[path],
+                _metadata={"storage_options": storage_options, "num_vertices": result.num_rows},
+            )
+        ]

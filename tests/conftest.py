@@ -105,24 +105,14 @@ def _owns_cluster(item: pytest.Item) -> bool:
     return "ray_session" in names and not names & _SHARED_RAY
 
 
-def _xdist_group(item: pytest.Item) -> str | None:
-    """The pytest-xdist group a test must share a worker with, or None when it can run on any worker.
-
-    "ray": tests on the session's shared Ray, on one worker that starts it once. "ray-own": tests that
-    start a Ray or a simulated cluster of their own in the test process. "subprocess": tests that start
-    processes of their own (the `raycurator` command, each run with an embedded Ray). Keeping each kind
-    together bounds how many Rays run at once (one per worker); the rest spreads freely.
-    """
-    if _owns_cluster(item):
-        return "ray-own"
+def _uses_ray(item: pytest.Item) -> bool:
+    """Whether a test uses Ray: the shared one, a Ray or simulated cluster of its own, or processes
+    of its own that start one (the `raycurator` command)."""
     names = set(getattr(item, "fixturenames", ()))
-    if names & _SHARED_RAY or "ray_session" in names:
-        return "ray"
-    module = getattr(item, "module", None)
-    source = getattr(module, "__file__", None) or ""
-    if "cli" in names or (source and "subprocess" in Path(source).read_text(encoding="utf-8")):
-        return "subprocess"
-    return None
+    if "ray_session" in names or names & _SHARED_RAY or "cli" in names:
+        return True
+    source = getattr(getattr(item, "module", None), "__file__", None)
+    return bool(source) and "subprocess" in Path(source).read_text(encoding="utf-8")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
@@ -130,19 +120,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Run the tests that start a Ray of their own (multi-node, loopback) after the others of the shared
     Ray, in their usual order: the shared Ray then starts once per session instead of again after each.
 
-    Under pytest-xdist (`-n 2 --dist loadgroup`, as `make test` runs) the tests that use Ray form three
-    groups (see `_xdist_group`), each run in order on one worker; xdist hands out the largest groups
-    first and the tests that need no Ray fill the gaps.
+    Under pytest-xdist (`-n 2 --dist loadgroup`, as `make test` runs) every test that uses Ray is in
+    one group, run in that order on one worker, so that two Rays never compete for the CPUs (timing
+    tests stay meaningful) and the shared Ray starts once; the tests that need no Ray run on the
+    other worker meanwhile.
     """
     own = [item for item in items if _owns_cluster(item)]
     if own:
         items[:] = [item for item in items if not _owns_cluster(item)] + own
     if not getattr(config.option, "loadgroup", False):  # set on pytest-xdist's workers with --dist loadgroup
         return
-    groups: dict[str | None, list[pytest.Item]] = {"ray": [], "ray-own": [], "subprocess": [], None: []}
     for item in items:
-        group = _xdist_group(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
-        groups[group].append(item)
-    items[:] = [item for group in groups.values() for item in group]
+        if _uses_ray(item):
+            item.add_marker(pytest.mark.xdist_group("ray"))

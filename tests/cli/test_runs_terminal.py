@@ -34,7 +34,8 @@ def run_on_terminal(args: list[str], timeout: float = 240) -> tuple[int, str]:
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
     env = dict(os.environ, TERM="xterm-256color", RAY_DEDUP_LOGS="0", PYTHONUNBUFFERED="1")
     env.pop("RAY_ADDRESS", None)
-    env.pop("NO_COLOR", None)
+    for name in ("NO_COLOR", "COLUMNS", "LINES"):  # the terminal's own size counts, not an inherited one
+        env.pop(name, None)
     process = subprocess.Popen(
         [sys.executable, "-m", "raycurator.cli.main", *args],
         cwd=REPO, env=env, stdin=slave, stdout=slave, stderr=slave, close_fds=True,

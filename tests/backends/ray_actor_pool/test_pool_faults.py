@@ -84,7 +84,9 @@ class Hang(ProcessingStage[DocumentBatch, DocumentBatch]):
     def process(self, task: DocumentBatch) -> DocumentBatch:
         marker = Path(self.marker_dir, "name")
         if task.task_id == self.victim and not marker.exists():
-            marker.write_text(ray.get_runtime_context().get_actor_name())
+            staged = marker.with_suffix(".tmp")  # published whole: the test reads it as soon as it exists
+            staged.write_text(ray.get_runtime_context().get_actor_name())
+            staged.rename(marker)
             time.sleep(120)
         return task
 

@@ -329,7 +329,8 @@ def test_a_writer_pipeline_survives_losing_the_node_that_made_its_partitions(clu
         ScoreFilter(WordCountFilter(min_words=3)),
         JsonlWriter(str(out)),
     ]
-    run = Run(cluster, stage_list, None, ignore_head_node=True, return_results=False)
+    # partitions made on a worker (not in the driver, where they could not be lost)
+    run = Run(cluster, stage_list, None, ignore_head_node=True, return_results=False, source_on_driver=False)
     run.wait_for(lambda: len(list(out.glob("*.jsonl"))) >= 3 and any(marks.iterdir()))
     victim_id = next(marks.iterdir()).name.split("__")[1]
     cluster.remove_node(next(n for n in cluster.worker_nodes if n.node_id == victim_id))

@@ -105,12 +105,12 @@ def test_a_stalled_run_stops_with_an_error_naming_stages_and_resources(tmp_path)
 def test_slow_work_is_not_a_stall(tmp_path) -> None:
     class Sleepy(Tag):
         def process(self, task: DocumentBatch) -> DocumentBatch:
-            time.sleep(8)
+            time.sleep(12)
             return task
 
     stages, _ = issue_pipeline(tmp_path)
     stages[3] = Sleepy(1)
-    results = RayDataExecutor(config={"stall_timeout_s": 5}).execute(stages)  # each batch runs longer than that
+    results = RayDataExecutor(config={"stall_timeout_s": 8}).execute(stages)  # each batch runs longer than that
     assert len(results) == 3
 
 

@@ -9,7 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import ray
-from ray.exceptions import GetTimeoutError, ObjectLostError, RayActorError, RayTaskError
+from ray.exceptions import (
+    ActorUnschedulableError,
+    GetTimeoutError,
+    ObjectLostError,
+    RayActorError,
+    RayTaskError,
+)
 
 from raycurator.backends.failures import TaskFailure
 from raycurator.backends.progress import ProgressReporter
@@ -259,6 +265,15 @@ class PoolRuntime:
         actor_id = self._starting.pop(ref)
         try:
             ray.get(ref)
+        except ActorUnschedulableError as error:
+            # pinned to a node that died before the actor was placed: gone with the node; on a node
+            # still alive it is a start failure like any other
+            self.handles.pop(actor_id, None)
+            self._watch_nodes(now=True)
+            if actor_id in self.scheduler.actors:
+                error_type, message = _root_cause(error)
+                self.scheduler.on_actor_start_failed(actor_id, error_type, message, str(error))
+            return
         except (RayActorError, RayTaskError) as error:
             self.handles.pop(actor_id, None)
             if actor_id not in self.scheduler.actors:

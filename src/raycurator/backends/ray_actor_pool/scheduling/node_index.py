@@ -1,0 +1,166 @@
+"""Per-stage indexes over the cluster's nodes, so that the pool's choices cost O(log nodes), not O(nodes).
+
+The actor pool asks three questions per stage, several times per event:
+
+- where its next actor goes (`best_node`): the node with the fewest actors of the stage per CPU,
+  then the fewest actors, then the most free CPUs, then the lowest id, among the nodes with room
+  for one more actor of the stage (and, when asked, a CPU slot not yet claimed by actors still
+  starting);
+- which idle actor takes its next batch (`freest_idle_node`): the idle actors on the node with the
+  most free CPUs, the oldest one on it;
+- how many idle actors could take a batch now (`idle_with_slot`).
+
+The pool reports every node whose state changed (`touch`); the index recomputes those nodes'
+entries for every stage before it answers the next question. Candidates for placement and idle
+nodes are `KeyedMinHeap`s keyed as the choices above; idle actors are also counted per value of
+free CPUs (nodes hold few distinct values: integral CPUs give at most one per CPU of a node), so
+counting those with a slot free does not visit every node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from raycurator.backends.ray_actor_pool.scheduling.capacity import ActorState, NodeCapacity, fits, worker_slots
+from raycurator.backends.ray_actor_pool.scheduling.keyed_heap import KeyedMinHeap
+from raycurator.backends.ray_actor_pool.scheduling.operators import StageSpec
+
+EPS = 1e-9
+
+
+@dataclass
+class PoolState:
+    """The actor pool's per-node bookkeeping the index reads (the pool owns and changes it)."""
+
+    nodes: dict[str, NodeCapacity]
+    claimed: dict[str, float]  # CPUs of the actors still starting, per node
+    on_node: dict[str, int]  # actors per node
+    stage_on_node: list[dict[str, int]]  # actors per node, per stage
+    idle: list[dict[str, dict[str, ActorState]]]  # idle actors per node, per stage
+    created: dict[str, int]  # creation order of each actor
+
+
+def has_slot(free_cpus: float, cpus: float) -> bool:
+    """Whether a node with `free_cpus` can start a call of a worker asking for `cpus`."""
+    return (cpus <= EPS or free_cpus > EPS) and free_cpus + EPS >= cpus
+
+
+class NodeIndex:
+    """Placement candidates, idle actors' nodes and idle counts per stage, refreshed for touched nodes."""
+
+    def __init__(self, specs: list[StageSpec], state: PoolState, max_actors_per_node_factor: float) -> None:
+        self.specs = specs
+        self.state = state
+        self.factor = max_actors_per_node_factor
+        count = len(specs)
+        self._anywhere: list[KeyedMinHeap[str]] = [KeyedMinHeap() for _ in range(count)]
+        self._with_slot: list[KeyedMinHeap[str]] = [KeyedMinHeap() for _ in range(count)]
+        self._idle_nodes: list[KeyedMinHeap[str]] = [KeyedMinHeap() for _ in range(count)]
+        self._idle_by_free: list[dict[float, int]] = [{} for _ in range(count)]  # free CPUs -> idle actors
+        self._idle_counted: list[dict[str, tuple[float, int]]] = [{} for _ in range(count)]
+        self._static: dict[str, tuple[int, list[int]]] = {}  # node -> (actor cap, worker slots per stage)
+        self._dirty: set[str] = set()
+
+    # -- upkeep ----------------------------------------------------------------------------------
+    def touch(self, node_id: str) -> None:
+        """Something on `node_id` changed (CPUs, GPUs, claims, actors, idle actors, or the node itself)."""
+        self._dirty.add(node_id)
+
+    def node_removed(self, node_id: str) -> None:
+        """`node_id` left the cluster (a node joining later under the same id is measured afresh)."""
+        self._static.pop(node_id, None)
+        self._dirty.add(node_id)
+
+    def slots_for(self, node: NodeCapacity, index: int) -> int:
+        """Workers of stage `index` that `node` fits at once (0 when one does not fit)."""
+        spec = self.specs[index]
+        return worker_slots(node, spec.cpus, spec.gpus) if fits(node, spec.cpus, spec.gpus) else 0
+
+    def _refresh(self) -> None:
+        state, dirty = self.state, self._dirty
+        while dirty:
+            node_id = dirty.pop()
+            node = state.nodes.get(node_id)
+            if node is None:
+                self._drop(node_id)
+            else:
+                self._refresh_node(node)
+
+    def _drop(self, node_id: str) -> None:
+        self._static.pop(node_id, None)
+        for index in range(len(self.specs)):
+            self._anywhere[index].discard(node_id)
+            self._with_slot[index].discard(node_id)
+            self._idle_nodes[index].discard(node_id)
+            self._count_idle(index, node_id, None)
+
+    def _refresh_node(self, node: NodeCapacity) -> None:
+        state, node_id = self.state, node.node_id
+        static = self._static.get(node_id)
+        if static is None:
+            cap = int(self.factor * max(node.cpus, 1)) + len(self.specs)
+            static = self._static[node_id] = (cap, [self.slots_for(node, i) for i in range(len(self.specs))])
+        cap, slots = static
+        free, free_gpus = node.free_cpus, node.free_gpus
+        unclaimed = free - state.claimed.get(node_id, 0.0)
+        on = state.on_node.get(node_id, 0)
+        per_cpu = max(node.cpus, EPS)
+        for index, spec in enumerate(self.specs):
+            same = state.stage_on_node[index].get(node_id, 0)
+            if slots[index] and free_gpus + EPS >= spec.gpus and on < cap and same < slots[index]:
+                key = (same / per_cpu, on, -free, node_id)
+                self._anywhere[index].set(node_id, key)
+                if has_slot(free, spec.cpus) and unclaimed + EPS >= spec.cpus:
+                    self._with_slot[index].set(node_id, key)
+                else:
+                    self._with_slot[index].discard(node_id)
+            else:
+                self._anywhere[index].discard(node_id)
+                self._with_slot[index].discard(node_id)
+            idle = state.idle[index].get(node_id)
+            if idle:
+                oldest = min(state.created[actor_id] for actor_id in idle)
+                self._idle_nodes[index].set(node_id, (-free, oldest, node_id))
+                self._count_idle(index, node_id, (free, len(idle)))
+            else:
+                self._idle_nodes[index].discard(node_id)
+                self._count_idle(index, node_id, None)
+
+    def _count_idle(self, index: int, node_id: str, entry: tuple[float, int] | None) -> None:
+        """Record that `node_id` holds `entry` = (free CPUs, idle actors) of stage `index` (None: none)."""
+        counted, by_free = self._idle_counted[index], self._idle_by_free[index]
+        old = counted.pop(node_id, None)
+        if old is not None:
+            left = by_free[old[0]] - old[1]
+            if left:
+                by_free[old[0]] = left
+            else:
+                del by_free[old[0]]
+        if entry is not None:
+            counted[node_id] = entry
+            by_free[entry[0]] = by_free.get(entry[0], 0) + entry[1]
+
+    # -- questions -------------------------------------------------------------------------------
+    def best_node(self, index: int, need_free_slot: bool) -> NodeCapacity | None:
+        """Where the next actor of stage `index` goes (None: no node has room for it)."""
+        self._refresh()
+        node_id = (self._with_slot if need_free_slot else self._anywhere)[index].first()
+        return None if node_id is None else self.state.nodes[node_id]
+
+    def freest_idle_node(self, index: int) -> tuple[NodeCapacity, dict[str, ActorState]] | None:
+        """The node with the most free CPUs among those holding idle actors of stage `index` (ties: the
+        one with the oldest idle actor), with those actors, when it has a CPU slot for the stage."""
+        self._refresh()
+        node_id = self._idle_nodes[index].first()
+        if node_id is None:
+            return None
+        node = self.state.nodes[node_id]
+        if not has_slot(node.free_cpus, self.specs[index].cpus):
+            return None  # no node with more free CPUs holds an idle actor of the stage
+        return node, self.state.idle[index][node_id]
+
+    def idle_with_slot(self, index: int) -> int:
+        """Idle actors of stage `index` on nodes with a CPU slot free for it."""
+        self._refresh()
+        cpus = self.specs[index].cpus
+        return sum(count for free, count in self._idle_by_free[index].items() if has_slot(free, cpus))

@@ -273,3 +273,17 @@ def test_pipelined_choice_takes_the_least_loaded_then_oldest_busy_actor():
     for batch in drv.running.values():
         per_actor[batch.actor_id] += 1
     assert sorted(per_actor.values()) == [3, 3], "two actors, each with a full pipeline of short calls"
+
+
+# -- shuffles with many partitions ------------------------------------------------------------------------
+def test_a_shuffle_with_thousands_of_empty_partitions_skips_them_without_recursion():
+    """Reduce calls go only to partitions something hashed to; runs of thousands of empty partitions
+    are skipped in a loop (they once cost one nested call each: a RecursionError past ~1,000)."""
+    drv = d.Driver([StageSpec("shuffle", kind="shuffle", num_partitions=20_000)], [NodeCapacity("n1", 2.0)])
+    drv.start(d.make_items(2, rows=3))
+    drv.run(complete_many=True)
+    reduces = [b for b in drv.dispatched if b.call.value == "shuffle_reduce"]
+    expected = sorted({(r * 7 + len(f"t{i}")) % 20_000 for i in range(2) for r in range(3)})
+    assert sorted(b.kwargs["partition_index"] for b in reduces) == expected
+    assert len(drv.s.results) == len(expected)
+    d.assert_balanced(drv.s)

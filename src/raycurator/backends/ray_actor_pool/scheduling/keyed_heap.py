@@ -44,16 +44,18 @@ class KeyedMinHeap(Generic[T]):
 
     def set(self, item: T, key: tuple[Any, ...]) -> None:
         """Add `item` with `key`, or change its key."""
-        if self._keys.get(item) == key:
+        keys = self._keys
+        if keys.get(item) == key:
             return
-        self._keys[item] = key
+        keys[item] = key
         heapq.heappush(self._heap, (key, item))
-        self._compact_if_stale()
+        if len(self._heap) > 2 * len(keys) + _COMPACT_SLACK:
+            self._compact()
 
     def discard(self, item: T) -> None:
         """Remove `item` if present."""
-        if self._keys.pop(item, None) is not None:
-            self._compact_if_stale()
+        if self._keys.pop(item, None) is not None and len(self._heap) > 2 * len(self._keys) + _COMPACT_SLACK:
+            self._compact()
 
     def first(self) -> T | None:
         """The item with the smallest key (None when empty)."""
@@ -65,7 +67,7 @@ class KeyedMinHeap(Generic[T]):
             heapq.heappop(heap)  # stale: the item's key changed or it was removed
         return None
 
-    def _compact_if_stale(self) -> None:
-        if len(self._heap) > 2 * len(self._keys) + _COMPACT_SLACK:
-            self._heap = [(key, item) for item, key in self._keys.items()]
-            heapq.heapify(self._heap)
+    def _compact(self) -> None:
+        """Rebuild the heap from the live keys (stale entries outnumber them)."""
+        self._heap = [(key, item) for item, key in self._keys.items()]
+        heapq.heapify(self._heap)

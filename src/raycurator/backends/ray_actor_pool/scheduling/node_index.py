@@ -19,6 +19,7 @@ counting those with a slot free does not visit every node.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 from raycurator.backends.ray_actor_pool.scheduling.capacity import ActorState, NodeCapacity, fits, worker_slots
@@ -58,6 +59,9 @@ class NodeIndex:
         self._idle_nodes: list[KeyedMinHeap[str]] = [KeyedMinHeap() for _ in range(count)]
         self._idle_by_free: list[dict[float, int]] = [{} for _ in range(count)]  # free CPUs -> idle actors
         self._idle_counted: list[dict[str, tuple[float, int]]] = [{} for _ in range(count)]
+        # idle actors per node, per stage, as a heap by creation order (entries of actors no longer idle
+        # are dropped when they reach the top): the oldest idle actor of a node without a scan
+        self._idle_order: list[dict[str, list[tuple[int, str]]]] = [{} for _ in range(count)]
         self._static: dict[str, tuple[int, list[int]]] = {}  # node -> (actor cap, worker slots per stage)
         self._dirty: set[str] = set()
 
@@ -65,6 +69,26 @@ class NodeIndex:
     def touch(self, node_id: str) -> None:
         """Something on `node_id` changed (CPUs, GPUs, claims, actors, idle actors, or the node itself)."""
         self._dirty.add(node_id)
+
+    def idle_added(self, index: int, node_id: str, actor_id: str) -> None:
+        """Actor `actor_id` of stage `index` on `node_id` became idle (the pool's `idle` holds it now)."""
+        heap = self._idle_order[index].setdefault(node_id, [])
+        heapq.heappush(heap, (self.state.created[actor_id], actor_id))
+        self._dirty.add(node_id)
+
+    def _oldest_idle(self, index: int, node_id: str) -> tuple[int, str] | None:
+        """(creation order, id) of the oldest idle actor of stage `index` on `node_id` (None: no idle one)."""
+        idle = self.state.idle[index].get(node_id)
+        orders = self._idle_order[index]
+        if not idle:
+            orders.pop(node_id, None)
+            return None
+        heap = orders[node_id]
+        while heap[0][1] not in idle:
+            heapq.heappop(heap)
+        if len(heap) > 2 * len(idle) + 16:  # entries of actors that left the idle set
+            heap = orders[node_id] = sorted((self.state.created[actor_id], actor_id) for actor_id in idle)
+        return heap[0]
 
     def node_removed(self, node_id: str) -> None:
         """`node_id` left the cluster (a node joining later under the same id is measured afresh)."""
@@ -93,6 +117,7 @@ class NodeIndex:
             self._with_slot[index].discard(node_id)
             self._idle_nodes[index].discard(node_id)
             self._count_idle(index, node_id, None)
+            self._idle_order[index].pop(node_id, None)
 
     def _refresh_node(self, node: NodeCapacity) -> None:
         state, node_id = self.state, node.node_id
@@ -117,11 +142,10 @@ class NodeIndex:
             else:
                 self._anywhere[index].discard(node_id)
                 self._with_slot[index].discard(node_id)
-            idle = state.idle[index].get(node_id)
-            if idle:
-                oldest = min(state.created[actor_id] for actor_id in idle)
-                self._idle_nodes[index].set(node_id, (-free, oldest, node_id))
-                self._count_idle(index, node_id, (free, len(idle)))
+            oldest = self._oldest_idle(index, node_id)
+            if oldest is not None:
+                self._idle_nodes[index].set(node_id, (-free, oldest[0], node_id))
+                self._count_idle(index, node_id, (free, len(state.idle[index][node_id])))
             else:
                 self._idle_nodes[index].discard(node_id)
                 self._count_idle(index, node_id, None)
@@ -129,6 +153,8 @@ class NodeIndex:
     def _count_idle(self, index: int, node_id: str, entry: tuple[float, int] | None) -> None:
         """Record that `node_id` holds `entry` = (free CPUs, idle actors) of stage `index` (None: none)."""
         counted, by_free = self._idle_counted[index], self._idle_by_free[index]
+        if counted.get(node_id) == entry:
+            return
         old = counted.pop(node_id, None)
         if old is not None:
             left = by_free[old[0]] - old[1]
@@ -147,17 +173,17 @@ class NodeIndex:
         node_id = (self._with_slot if need_free_slot else self._anywhere)[index].first()
         return None if node_id is None else self.state.nodes[node_id]
 
-    def freest_idle_node(self, index: int) -> tuple[NodeCapacity, dict[str, ActorState]] | None:
-        """The node with the most free CPUs among those holding idle actors of stage `index` (ties: the
-        one with the oldest idle actor), with those actors, when it has a CPU slot for the stage."""
+    def idle_actor(self, index: int) -> ActorState | None:
+        """The idle actor of stage `index` to take a batch: on the node with the most free CPUs among
+        those holding one (ties: the node with the oldest idle actor), the oldest there; None when
+        that node has no CPU slot for the stage (then no node holding an idle actor of it has)."""
         self._refresh()
         node_id = self._idle_nodes[index].first()
-        if node_id is None:
+        if node_id is None or not has_slot(self.state.nodes[node_id].free_cpus, self.specs[index].cpus):
             return None
-        node = self.state.nodes[node_id]
-        if not has_slot(node.free_cpus, self.specs[index].cpus):
-            return None  # no node with more free CPUs holds an idle actor of the stage
-        return node, self.state.idle[index][node_id]
+        oldest = self._oldest_idle(index, node_id)
+        assert oldest is not None
+        return self.state.idle[index][node_id][oldest[1]]
 
     def idle_with_slot(self, index: int) -> int:
         """Idle actors of stage `index` on nodes with a CPU slot free for it."""

@@ -141,13 +141,19 @@ class ActorPool:
         self._index.touch(node.node_id)
 
     def _set_idle(self, actor: ActorState, idle: bool) -> None:
-        on_node = self._idle[actor.stage_index].setdefault(actor.node_id, {})
-        if idle and actor.actor_id not in on_node:
-            on_node[actor.actor_id] = actor
-            self._idle_count[actor.stage_index] += 1
-            self._index.touch(actor.node_id)
-        elif not idle and on_node.pop(actor.actor_id, None) is not None:
+        per_node = self._idle[actor.stage_index]  # only nodes with idle actors of the stage have an entry
+        if idle:
+            on_node = per_node.setdefault(actor.node_id, {})
+            if actor.actor_id not in on_node:
+                on_node[actor.actor_id] = actor
+                self._idle_count[actor.stage_index] += 1
+                self._index.idle_added(actor.stage_index, actor.node_id, actor.actor_id)
+            return
+        on_node = per_node.get(actor.node_id)
+        if on_node is not None and on_node.pop(actor.actor_id, None) is not None:
             self._idle_count[actor.stage_index] -= 1
+            if not on_node:
+                del per_node[actor.node_id]
             self._index.touch(actor.node_id)
 
     def _track_pipelined(self, actor: ActorState) -> None:
@@ -163,9 +169,9 @@ class ActorPool:
         """The actor to take `op`'s next batch: an idle one on the freest node (among equals, the
         oldest actor), else (short batches) the busy one with the fewest calls queued (the oldest
         among equals) while it has room in its pipeline."""
-        freest = self._index.freest_idle_node(op.index)
-        if freest is not None:
-            return min(freest[1].values(), key=lambda a: self._created[a.actor_id])
+        actor = self._index.idle_actor(op.index)
+        if actor is not None:
+            return actor
         if self.config.pipeline_depth <= 1 or op.avg_batch_s > self.config.short_batch_s:
             return None
         actor_id = self._pipelined[op.index].first()
@@ -337,7 +343,7 @@ class ActorPool:
             busy_elsewhere = other.has_ready_batch() and not blocked(other)
             for node_id, idle in self._idle[other.index].items():
                 node = self.nodes.get(node_id)
-                if not idle or node is None:
+                if node is None:
                     continue
                 if not fits(node, spec.cpus, spec.gpus) or node.free_gpus + freed + 1e-9 < spec.gpus:
                     continue

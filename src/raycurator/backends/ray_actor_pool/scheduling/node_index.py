@@ -10,8 +10,8 @@ The actor pool asks three questions per stage, several times per event:
   most free CPUs, the oldest one on it;
 - how many idle actors could take a batch now (`idle_with_slot`).
 
-The pool reports every node whose state changed (`touch`); the index recomputes those nodes'
-entries for every stage before it answers the next question. Candidates for placement and idle
+The pool reports every node whose state changed (`touch`); before answering a question about
+a stage, the index recomputes that stage's entries of the nodes touched since. Candidates for placement and idle
 nodes are `KeyedMinHeap`s keyed as the choices above; idle actors are also counted per value of
 free CPUs (nodes hold few distinct values: integral CPUs give at most one per CPU of a node), so
 counting those with a slot free does not visit every node.
@@ -47,7 +47,12 @@ def has_slot(free_cpus: float, cpus: float) -> bool:
 
 
 class NodeIndex:
-    """Placement candidates, idle actors' nodes and idle counts per stage, refreshed for touched nodes."""
+    """Placement candidates, idle actors' nodes and idle counts per stage, refreshed for touched nodes.
+
+    Each view (per stage: placement anywhere, placement with a CPU slot, idle actors) keeps its own
+    set of touched nodes and refreshes them only when it is asked: a stage whose queue is empty
+    costs nothing per event, and several changes to a node between two questions cost one refresh.
+    """
 
     def __init__(self, specs: list[StageSpec], state: PoolState, max_actors_per_node_factor: float) -> None:
         self.specs = specs
@@ -63,18 +68,79 @@ class NodeIndex:
         # are dropped when they reach the top): the oldest idle actor of a node without a scan
         self._idle_order: list[dict[str, list[tuple[int, str]]]] = [{} for _ in range(count)]
         self._static: dict[str, tuple[int, list[int]]] = {}  # node -> (actor cap, worker slots per stage)
-        self._dirty: set[str] = set()
+        # nodes touched since each view last refreshed, per stage
+        self._dirty_anywhere: list[set[str]] = [set() for _ in range(count)]
+        self._dirty_slot: list[set[str]] = [set() for _ in range(count)]
+        self._dirty_idle: list[set[str]] = [set() for _ in range(count)]
+        self._all_dirty = [*self._dirty_anywhere, *self._dirty_slot, *self._dirty_idle]
 
     # -- upkeep ----------------------------------------------------------------------------------
     def touch(self, node_id: str) -> None:
         """Something on `node_id` changed (CPUs, GPUs, claims, actors, idle actors, or the node itself)."""
-        self._dirty.add(node_id)
+        for dirty in self._all_dirty:
+            dirty.add(node_id)
 
     def idle_added(self, index: int, node_id: str, actor_id: str) -> None:
         """Actor `actor_id` of stage `index` on `node_id` became idle (the pool's `idle` holds it now)."""
         heap = self._idle_order[index].setdefault(node_id, [])
         heapq.heappush(heap, (self.state.created[actor_id], actor_id))
-        self._dirty.add(node_id)
+        self.touch(node_id)
+
+    def node_removed(self, node_id: str) -> None:
+        """`node_id` left the cluster (a node joining later under the same id is measured afresh)."""
+        self._static.pop(node_id, None)
+        self.touch(node_id)
+
+    def slots_for(self, node: NodeCapacity, index: int) -> int:
+        """Workers of stage `index` that `node` fits at once (0 when one does not fit)."""
+        spec = self.specs[index]
+        return worker_slots(node, spec.cpus, spec.gpus) if fits(node, spec.cpus, spec.gpus) else 0
+
+    def _static_of(self, node: NodeCapacity) -> tuple[int, list[int]]:
+        """(most actors the node may hold, workers of each stage it fits): fixed while the node stays."""
+        static = self._static.get(node.node_id)
+        if static is None:
+            cap = int(self.factor * max(node.cpus, 1)) + len(self.specs)
+            static = self._static[node.node_id] = (cap, [self.slots_for(node, i) for i in range(len(self.specs))])
+        return static
+
+    # -- refreshing a view -----------------------------------------------------------------------
+    def _refresh_placement(self, index: int, need_free_slot: bool) -> None:
+        dirty = (self._dirty_slot if need_free_slot else self._dirty_anywhere)[index]
+        heap = (self._with_slot if need_free_slot else self._anywhere)[index]
+        state, spec = self.state, self.specs[index]
+        same_stage = state.stage_on_node[index]
+        while dirty:
+            node_id = dirty.pop()
+            node = state.nodes.get(node_id)
+            if node is None:
+                heap.discard(node_id)
+                continue
+            cap, slots = self._static_of(node)
+            on, same, free = state.on_node.get(node_id, 0), same_stage.get(node_id, 0), node.free_cpus
+            room = slots[index] and node.free_gpus + EPS >= spec.gpus and on < cap and same < slots[index]
+            if room and need_free_slot:  # a CPU free now that no actor still starting has claimed
+                room = has_slot(free, spec.cpus) and free - state.claimed.get(node_id, 0.0) + EPS >= spec.cpus
+            if room:
+                heap.set(node_id, (same / max(node.cpus, EPS), on, -free, node_id))
+            else:
+                heap.discard(node_id)
+
+    def _refresh_idle(self, index: int) -> None:
+        dirty, heap, nodes = self._dirty_idle[index], self._idle_nodes[index], self.state.nodes
+        while dirty:
+            node_id = dirty.pop()
+            node = nodes.get(node_id)
+            oldest = self._oldest_idle(index, node_id) if node is not None else None
+            if node is None or oldest is None:
+                heap.discard(node_id)
+                self._count_idle(index, node_id, None)
+                if node is None:
+                    self._idle_order[index].pop(node_id, None)
+                continue
+            free = node.free_cpus
+            heap.set(node_id, (-free, oldest[0], node_id))
+            self._count_idle(index, node_id, (free, len(self.state.idle[index][node_id])))
 
     def _oldest_idle(self, index: int, node_id: str) -> tuple[int, str] | None:
         """(creation order, id) of the oldest idle actor of stage `index` on `node_id` (None: no idle one)."""
@@ -83,72 +149,12 @@ class NodeIndex:
         if not idle:
             orders.pop(node_id, None)
             return None
-        heap = orders[node_id]
+        heap = orders.get(node_id)
+        if heap is None or len(heap) > 2 * len(idle) + 16:  # rebuilt when stale entries pile up
+            heap = orders[node_id] = sorted((self.state.created[actor_id], actor_id) for actor_id in idle)
         while heap[0][1] not in idle:
             heapq.heappop(heap)
-        if len(heap) > 2 * len(idle) + 16:  # entries of actors that left the idle set
-            heap = orders[node_id] = sorted((self.state.created[actor_id], actor_id) for actor_id in idle)
         return heap[0]
-
-    def node_removed(self, node_id: str) -> None:
-        """`node_id` left the cluster (a node joining later under the same id is measured afresh)."""
-        self._static.pop(node_id, None)
-        self._dirty.add(node_id)
-
-    def slots_for(self, node: NodeCapacity, index: int) -> int:
-        """Workers of stage `index` that `node` fits at once (0 when one does not fit)."""
-        spec = self.specs[index]
-        return worker_slots(node, spec.cpus, spec.gpus) if fits(node, spec.cpus, spec.gpus) else 0
-
-    def _refresh(self) -> None:
-        state, dirty = self.state, self._dirty
-        while dirty:
-            node_id = dirty.pop()
-            node = state.nodes.get(node_id)
-            if node is None:
-                self._drop(node_id)
-            else:
-                self._refresh_node(node)
-
-    def _drop(self, node_id: str) -> None:
-        self._static.pop(node_id, None)
-        for index in range(len(self.specs)):
-            self._anywhere[index].discard(node_id)
-            self._with_slot[index].discard(node_id)
-            self._idle_nodes[index].discard(node_id)
-            self._count_idle(index, node_id, None)
-            self._idle_order[index].pop(node_id, None)
-
-    def _refresh_node(self, node: NodeCapacity) -> None:
-        state, node_id = self.state, node.node_id
-        static = self._static.get(node_id)
-        if static is None:
-            cap = int(self.factor * max(node.cpus, 1)) + len(self.specs)
-            static = self._static[node_id] = (cap, [self.slots_for(node, i) for i in range(len(self.specs))])
-        cap, slots = static
-        free, free_gpus = node.free_cpus, node.free_gpus
-        unclaimed = free - state.claimed.get(node_id, 0.0)
-        on = state.on_node.get(node_id, 0)
-        per_cpu = max(node.cpus, EPS)
-        for index, spec in enumerate(self.specs):
-            same = state.stage_on_node[index].get(node_id, 0)
-            if slots[index] and free_gpus + EPS >= spec.gpus and on < cap and same < slots[index]:
-                key = (same / per_cpu, on, -free, node_id)
-                self._anywhere[index].set(node_id, key)
-                if has_slot(free, spec.cpus) and unclaimed + EPS >= spec.cpus:
-                    self._with_slot[index].set(node_id, key)
-                else:
-                    self._with_slot[index].discard(node_id)
-            else:
-                self._anywhere[index].discard(node_id)
-                self._with_slot[index].discard(node_id)
-            oldest = self._oldest_idle(index, node_id)
-            if oldest is not None:
-                self._idle_nodes[index].set(node_id, (-free, oldest[0], node_id))
-                self._count_idle(index, node_id, (free, len(state.idle[index][node_id])))
-            else:
-                self._idle_nodes[index].discard(node_id)
-                self._count_idle(index, node_id, None)
 
     def _count_idle(self, index: int, node_id: str, entry: tuple[float, int] | None) -> None:
         """Record that `node_id` holds `entry` = (free CPUs, idle actors) of stage `index` (None: none)."""
@@ -169,7 +175,7 @@ class NodeIndex:
     # -- questions -------------------------------------------------------------------------------
     def best_node(self, index: int, need_free_slot: bool) -> NodeCapacity | None:
         """Where the next actor of stage `index` goes (None: no node has room for it)."""
-        self._refresh()
+        self._refresh_placement(index, need_free_slot)
         node_id = (self._with_slot if need_free_slot else self._anywhere)[index].first()
         return None if node_id is None else self.state.nodes[node_id]
 
@@ -177,7 +183,7 @@ class NodeIndex:
         """The idle actor of stage `index` to take a batch: on the node with the most free CPUs among
         those holding one (ties: the node with the oldest idle actor), the oldest there; None when
         that node has no CPU slot for the stage (then no node holding an idle actor of it has)."""
-        self._refresh()
+        self._refresh_idle(index)
         node_id = self._idle_nodes[index].first()
         if node_id is None or not has_slot(self.state.nodes[node_id].free_cpus, self.specs[index].cpus):
             return None
@@ -187,6 +193,6 @@ class NodeIndex:
 
     def idle_with_slot(self, index: int) -> int:
         """Idle actors of stage `index` on nodes with a CPU slot free for it."""
-        self._refresh()
+        self._refresh_idle(index)
         cpus = self.specs[index].cpus
         return sum(count for free, count in self._idle_by_free[index].items() if has_slot(free, cpus))

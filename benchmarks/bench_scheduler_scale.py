@@ -19,6 +19,9 @@ the cluster busy. Each size runs in two phases:
 Times are CPU seconds of the driver thread (`time.thread_time`), which other processes on a
 shared machine do not inflate; wall-clock means are printed alongside.
 
+`--lineage` tracks source partitions as a run with `checkpoint_dir` does (lineage of every
+item, partitions finished).
+
 Prints per size: actors, ramp (events, decisions, CPU s, us per decision), steady (mean and p99
 ms per event, the events/s ceiling = 1 / mean, mean busy CPUs); then the driver memory per
 queued item, per in-flight call and per actor (tracemalloc).
@@ -44,6 +47,7 @@ from dataclasses import dataclass
 
 from raycurator.backends.ray_actor_pool.scheduling.capacity import NodeCapacity
 from raycurator.backends.ray_actor_pool.scheduling.items import BatchSummary, Item, TaskMeta
+from raycurator.backends.ray_actor_pool.scheduling.lineage import LineageTracker
 from raycurator.backends.ray_actor_pool.scheduling.operators import StageSpec
 from raycurator.backends.ray_actor_pool.scheduling.scheduler import SchedulerConfig, StreamingScheduler
 
@@ -94,7 +98,8 @@ def _items(count: int) -> list[Item]:
     ]
 
 
-def simulate(nodes: int, files_per_cpu: float, events: int, seed: int = 0) -> Run:
+def simulate(nodes: int, files_per_cpu: float, events: int, seed: int = 0, lineage: bool = False) -> Run:
+    """One cluster size; with `lineage`, partitions are tracked as in a run with checkpoints."""
     rng = random.Random(seed)
     clock = Clock()
     cpus = nodes * CPUS_PER_NODE
@@ -103,7 +108,8 @@ def simulate(nodes: int, files_per_cpu: float, events: int, seed: int = 0) -> Ru
     run = Run(nodes, cpus, files)
     specs = [StageSpec(name, batch_size=1) for name, _ in STAGES]
     cluster = [NodeCapacity(f"node-{i:05d}", float(CPUS_PER_NODE)) for i in range(nodes)]
-    scheduler = StreamingScheduler(specs, cluster, SchedulerConfig(keep_results=False), clock=clock)
+    tracker = LineageTracker(set(), lambda item: item.meta.task_id) if lineage else None
+    scheduler = StreamingScheduler(specs, cluster, SchedulerConfig(keep_results=False), clock=clock, lineage=tracker)
     scheduler.add_initial(_items(files))
     running: list[tuple[float, int]] = []  # (end time, batch id)
     starting: list[tuple[float, str]] = []  # (ready time, actor id)
@@ -165,14 +171,14 @@ def simulate(nodes: int, files_per_cpu: float, events: int, seed: int = 0) -> Ru
     return run
 
 
-def memory_per_item(count: int = 5_000) -> dict[str, float]:
+def memory_per_item(count: int = 5_000, lineage: bool = False) -> dict[str, float]:
     """Driver bytes per queued item (`Item` and `TaskMeta`), per actor (its state and index entries)
     and per call in flight (its `Batch` and bookkeeping, beyond the item it carries), by tracemalloc."""
     specs = [StageSpec("extract")]
     tracemalloc.start()
-    scheduler = StreamingScheduler(
-        specs, [NodeCapacity("n", float(count))], SchedulerConfig(keep_results=False, max_actors_per_node_factor=1.0)
-    )
+    tracker = LineageTracker(set(), lambda item: item.meta.task_id) if lineage else None
+    config = SchedulerConfig(keep_results=False, max_actors_per_node_factor=1.0)
+    scheduler = StreamingScheduler(specs, [NodeCapacity("n", float(count))], config, lineage=tracker)
     start = tracemalloc.get_traced_memory()[0]
     scheduler.add_initial(_items(count))
     queued = tracemalloc.get_traced_memory()[0]
@@ -196,6 +202,7 @@ def main() -> int:
     parser.add_argument("--nodes", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--files-per-cpu", type=float, default=1.5, help="source files per CPU (CC: ~90k files)")
     parser.add_argument("--events", type=int, default=20_000, help="events measured per size once the cluster is full")
+    parser.add_argument("--lineage", action="store_true", help="track partitions as runs with checkpoints do")
     parser.add_argument("--max-ratio", type=float, default=3.0, help="largest/smallest steady ms per event allowed")
     args = parser.parse_args()
     print(
@@ -204,7 +211,7 @@ def main() -> int:
     )
     runs = []
     for nodes in args.nodes:
-        run = simulate(nodes, args.files_per_cpu, args.events)
+        run = simulate(nodes, args.files_per_cpu, args.events, lineage=args.lineage)
         runs.append(run)
         print(
             f"{run.nodes:>6} {run.cpus:>7} {run.files:>7} {run.actors:>7} | {run.ramp_events:>8} "
@@ -213,7 +220,7 @@ def main() -> int:
             f"{run.wall_mean_ms:>8.3f} {run.busy_cpus / run.cpus:>6.0%}",
             flush=True,
         )
-    memory = memory_per_item()
+    memory = memory_per_item(lineage=args.lineage)
     print(
         f"driver memory: {memory['queued_item']:.0f} bytes per queued item, {memory['in_flight_call']:.0f} more "
         f"per call in flight, {memory['actor']:.0f} per actor"

@@ -197,14 +197,15 @@ def memory_per_item(count: int = 5_000, lineage: bool = False) -> dict[str, floa
     }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nodes", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--files-per-cpu", type=float, default=1.5, help="source files per CPU (CC: ~90k files)")
     parser.add_argument("--events", type=int, default=20_000, help="events measured per size once the cluster is full")
+    parser.add_argument("--memory-items", type=int, default=5_000, help="items queued to measure memory")
     parser.add_argument("--lineage", action="store_true", help="track partitions as runs with checkpoints do")
     parser.add_argument("--max-ratio", type=float, default=3.0, help="largest/smallest steady ms per event allowed")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     print(
         f"{'nodes':>6} {'CPUs':>7} {'files':>7} {'actors':>7} | {'ramp ev':>8} {'decisions':>9} {'CPU s':>7} "
         f"{'us/dec':>7} | {'events':>7} {'mean ms':>8} {'p99 ms':>7} {'events/s':>9} {'wall ms':>8} {'busy':>6}"
@@ -220,7 +221,7 @@ def main() -> int:
             f"{run.wall_mean_ms:>8.3f} {run.busy_cpus / run.cpus:>6.0%}",
             flush=True,
         )
-    memory = memory_per_item(lineage=args.lineage)
+    memory = memory_per_item(args.memory_items, lineage=args.lineage)
     print(
         f"driver memory: {memory['queued_item']:.0f} bytes per queued item, {memory['in_flight_call']:.0f} more "
         f"per call in flight, {memory['actor']:.0f} per actor"

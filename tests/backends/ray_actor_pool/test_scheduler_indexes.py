@@ -287,3 +287,29 @@ def test_a_shuffle_with_thousands_of_empty_partitions_skips_them_without_recursi
     assert sorted(b.kwargs["partition_index"] for b in reduces) == expected
     assert len(drv.s.results) == len(expected)
     d.assert_balanced(drv.s)
+
+
+# -- the scale benchmark ---------------------------------------------------------------------------------
+def _bench():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[3] / "benchmarks" / "bench_scheduler_scale.py"
+    spec = importlib.util.spec_from_file_location("bench_scheduler_scale", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_scale_benchmark_fills_the_cluster_and_fails_past_its_bound(capsys):
+    bench = _bench()
+    run = bench.simulate(2, 1.5, 200, lineage=True)
+    assert run.ramp_decisions >= run.cpus, "every CPU got an actor and a call during the ramp"
+    assert run.steady_events == 200 and run.busy_cpus >= 0.85 * run.cpus
+    assert run.mean_ms > 0 and run.p99_ms > 0 and run.events_per_s == pytest.approx(1e3 / run.mean_ms)
+    small = ["--nodes", "1", "2", "--events", "100", "--memory-items", "200"]
+    assert bench.main([*small, "--max-ratio", "1000"]) == 0
+    assert bench.main([*small, "--max-ratio", "0.001"]) == 1
+    assert "FAIL" in capsys.readouterr().out

@@ -6,15 +6,15 @@ The actor pool asks three questions per stage, several times per event:
   then the fewest actors, then the most free CPUs, then the lowest id, among the nodes with room
   for one more actor of the stage (and, when asked, a CPU slot not yet claimed by actors still
   starting);
-- which idle actor takes its next batch (`freest_idle_node`): the idle actors on the node with the
-  most free CPUs, the oldest one on it;
+- which idle actor takes its next batch (`idle_actor`): on the node with the most free CPUs among
+  those holding idle actors of the stage (ties: the oldest idle actor), the oldest one;
 - how many idle actors could take a batch now (`idle_with_slot`).
 
-The pool reports every node whose state changed (`touch`); before answering a question about
-a stage, the index recomputes that stage's entries of the nodes touched since. Candidates for placement and idle
-nodes are `KeyedMinHeap`s keyed as the choices above; idle actors are also counted per value of
-free CPUs (nodes hold few distinct values: integral CPUs give at most one per CPU of a node), so
-counting those with a slot free does not visit every node.
+The pool reports every node whose state changed (`touch`); before answering a question about a
+stage, the index recomputes that stage's entries for the nodes touched since. Placement
+candidates and nodes with idle actors are `KeyedMinHeap`s keyed as the choices above; idle
+actors are also counted per value of free CPUs (nodes hold few distinct values: with whole-CPU
+stages at most one per CPU of a node), so counting those with a slot free visits no node.
 """
 
 from __future__ import annotations
@@ -44,6 +44,17 @@ class PoolState:
 def has_slot(free_cpus: float, cpus: float) -> bool:
     """Whether a node with `free_cpus` can start a call of a worker asking for `cpus`."""
     return (cpus <= EPS or free_cpus > EPS) and free_cpus + EPS >= cpus
+
+
+def _take_all(dirty: set[str]) -> list[str]:
+    """Empty `dirty`, returning what it held. `clear()` also shrinks the set's table: a set that
+    once held every node and is then emptied by `pop()` keeps its large table, and each later
+    `pop()` scans it (O(nodes) per call)."""
+    if not dirty:
+        return []
+    taken = list(dirty)
+    dirty.clear()
+    return taken
 
 
 class NodeIndex:
@@ -110,8 +121,7 @@ class NodeIndex:
         heap = (self._with_slot if need_free_slot else self._anywhere)[index]
         state, spec = self.state, self.specs[index]
         same_stage = state.stage_on_node[index]
-        while dirty:
-            node_id = dirty.pop()
+        for node_id in _take_all(dirty):
             node = state.nodes.get(node_id)
             if node is None:
                 heap.discard(node_id)
@@ -128,8 +138,7 @@ class NodeIndex:
 
     def _refresh_idle(self, index: int) -> None:
         dirty, heap, nodes = self._dirty_idle[index], self._idle_nodes[index], self.state.nodes
-        while dirty:
-            node_id = dirty.pop()
+        for node_id in _take_all(dirty):
             node = nodes.get(node_id)
             oldest = self._oldest_idle(index, node_id) if node is not None else None
             if node is None or oldest is None:

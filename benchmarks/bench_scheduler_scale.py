@@ -17,7 +17,8 @@ the cluster busy. Each size runs in two phases:
   decision time per event (mean, p99) is the figure compared across sizes.
 
 Times are CPU seconds of the driver thread (`time.thread_time`), which other processes on a
-shared machine do not inflate; wall-clock means are printed alongside.
+shared machine inflate far less than wall time (cache contention still moves them by tens of
+percent); wall-clock means are printed alongside.
 
 `--lineage` tracks source partitions as a run with `checkpoint_dir` does (lineage of every
 item, partitions finished).

@@ -169,7 +169,8 @@ class Operator:
     @property
     def pending_work(self) -> int:
         """Queued input items plus batches waiting for a retry."""
-        return len(self.queue) + sum(len(b.items) for b in self.retry_queue)
+        retrying = sum(len(b.items) for b in self.retry_queue) if self.retry_queue else 0
+        return len(self.queue) + retrying
 
     def finished(self) -> bool:
         """Upstream done, nothing queued, nothing in flight."""
@@ -217,7 +218,7 @@ class ShuffleOperator(Operator):
         self.pieces: list[list[Item]] | None = None
         self.maps_total = 0
         self.maps_done = 0
-        self.reduces_left: list[int] = []
+        self.reduces_left: deque[int] = deque()  # partitions not yet sent to a reduce call, in order
 
     @property
     def started(self) -> bool:
@@ -228,7 +229,7 @@ class ShuffleOperator(Operator):
         self.num_partitions = None
         self.pieces = None
         self.maps_total = self.maps_done = 0
-        self.reduces_left = []
+        self.reduces_left = deque()
 
     def batches_of_work(self) -> int:
         return max(self.pending_work, self.spec.num_partitions or 0)
@@ -254,7 +255,7 @@ class ShuffleOperator(Operator):
             return None
         if self.pieces is None:
             self._start()
-            self.reduces_left = list(range(self.num_partitions or 0))
+            self.reduces_left = deque(range(self.num_partitions or 0))
         assert self.num_partitions is not None and self.pieces is not None
         if self.queue:
             items = self._take(1)
@@ -265,16 +266,17 @@ class ShuffleOperator(Operator):
                 call=CallKind.SHUFFLE_MAP,
                 kwargs={"num_partitions": self.num_partitions},
             )
-        partition = self.reduces_left.pop(0)
-        pieces = self.pieces[partition]
-        if not pieces:  # nothing hashed here: no call needed
-            return self.next_batch() if self.reduces_left else None
-        return Batch(
-            stage_index=self.index,
-            items=pieces,
-            call=CallKind.SHUFFLE_REDUCE,
-            kwargs={"partition_index": partition, "dataset_name": pieces[0].meta.dataset_name},
-        )
+        while self.reduces_left:
+            partition = self.reduces_left.popleft()
+            pieces = self.pieces[partition]
+            if pieces:  # a partition nothing hashed to needs no call
+                return Batch(
+                    stage_index=self.index,
+                    items=pieces,
+                    call=CallKind.SHUFFLE_REDUCE,
+                    kwargs={"partition_index": partition, "dataset_name": pieces[0].meta.dataset_name},
+                )
+        return None
 
     def outputs_of(self, batch: Batch, refs: list[Any], summary: BatchSummary) -> list[Item]:
         if batch.call is not CallKind.SHUFFLE_MAP:

@@ -10,6 +10,11 @@ while the policy lets pools grow, a dead actor is replaced while its stage has w
 stage with more ready batches than actors to take them gets more where a CPU slot is free. A
 stage that cannot place its first actor because another stage's idle actor holds the resource
 (a GPU) has that actor retired.
+
+Cost: the choices of a node for an actor and of an idle actor for a batch come from per-stage
+indexes over the nodes (`NodeIndex`, node_index.py) and the choice of a busy actor for a queued
+call from a per-stage heap, so no decision scans every node or actor: a decision costs O(log n)
+in the cluster's size (see docs/scale.md, "Driver at 1,000 nodes").
 """
 
 from __future__ import annotations
@@ -18,9 +23,11 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from raycurator.backends.ray_actor_pool.scheduling.capacity import ActorState, NodeCapacity, fits, worker_slots
+from raycurator.backends.ray_actor_pool.scheduling.capacity import ActorState, NodeCapacity, fits
 from raycurator.backends.ray_actor_pool.scheduling.chain import OperatorChain
 from raycurator.backends.ray_actor_pool.scheduling.items import Batch
+from raycurator.backends.ray_actor_pool.scheduling.keyed_heap import KeyedMinHeap
+from raycurator.backends.ray_actor_pool.scheduling.node_index import NodeIndex, PoolState
 from raycurator.backends.ray_actor_pool.scheduling.operators import Operator, StageSpec
 from raycurator.backends.ray_actor_pool.scheduling.policy import RunPolicy
 from raycurator.backends.ray_actor_pool.scheduling.scheduler_config import SchedulerConfig
@@ -68,12 +75,19 @@ class ActorPool:
         self._starting: list[dict[str, ActorState]] = [{} for _ in specs]  # not ready yet
         self._on_node: dict[str, int] = {}  # actors per node
         self._stage_on_node: list[dict[str, int]] = [{} for _ in specs]  # actors per node, per stage
-        self._slots: list[int | None] = [None] * len(specs)  # workers of each stage the nodes fit
         self._created: dict[str, int] = {}  # creation order (ties go to the older actor)
         self.requested = 0  # actors of the whole run (fused stages share theirs)
         self._ids = itertools.count(1)
         self._deaths = [0] * len(specs)  # dead actors of each stage not yet replaced
         self._retiring: set[str] = set()
+        state = PoolState(self.nodes, self._claimed, self._on_node, self._stage_on_node, self._idle, self._created)
+        self._index = NodeIndex(specs, state, config.max_actors_per_node_factor)
+        # ready actors with calls queued but room for more (pipelined short calls), per stage
+        self._pipelined: list[KeyedMinHeap[str]] = [KeyedMinHeap() for _ in specs]
+        # workers of each stage the nodes fit, all nodes together
+        self._slots = [sum(self._index.slots_for(n, i) for n in self.nodes.values()) for i in range(len(specs))]
+        for node_id in self.nodes:
+            self._index.touch(node_id)
         for spec in specs:
             self.check_fits(spec)
 
@@ -92,15 +106,20 @@ class ActorPool:
         )
 
     def add_node(self, node: NodeCapacity) -> None:
-        self.nodes.setdefault(node.node_id, node)
-        self._slots = [None] * len(self.specs)
+        if node.node_id not in self.nodes:
+            self.nodes[node.node_id] = node
+            for index in range(len(self.specs)):
+                self._slots[index] += self._index.slots_for(node, index)
         self._use_cpus(self.nodes[node.node_id], 0.0)
 
     def remove_node(self, node_id: str) -> list[str]:
         """Forget a node; returns the ids of its actors (still registered: report them dead)."""
-        self.nodes.pop(node_id, None)
+        node = self.nodes.pop(node_id, None)
+        if node is not None:
+            for index in range(len(self.specs)):
+                self._slots[index] -= self._index.slots_for(node, index)
         self._free.pop(node_id, None)
-        self._slots = [None] * len(self.specs)
+        self._index.node_removed(node_id)
         return [a.actor_id for a in self.actors.values() if a.node_id == node_id]
 
     # -- calls -----------------------------------------------------------------------------------
@@ -119,46 +138,44 @@ class ActorPool:
             self._free[node.node_id] = node
         else:
             self._free.pop(node.node_id, None)
+        self._index.touch(node.node_id)
 
     def _set_idle(self, actor: ActorState, idle: bool) -> None:
-        on_node = self._idle[actor.stage_index].setdefault(actor.node_id, {})
-        if idle and actor.actor_id not in on_node:
-            on_node[actor.actor_id] = actor
-            self._idle_count[actor.stage_index] += 1
-        elif not idle and on_node.pop(actor.actor_id, None) is not None:
+        per_node = self._idle[actor.stage_index]  # only nodes with idle actors of the stage have an entry
+        if idle:
+            on_node = per_node.setdefault(actor.node_id, {})
+            if actor.actor_id not in on_node:
+                on_node[actor.actor_id] = actor
+                self._idle_count[actor.stage_index] += 1
+                self._index.idle_added(actor.stage_index, actor.node_id, actor.actor_id)
+            return
+        on_node = per_node.get(actor.node_id)
+        if on_node is not None and on_node.pop(actor.actor_id, None) is not None:
             self._idle_count[actor.stage_index] -= 1
+            if not on_node:
+                del per_node[actor.node_id]
+            self._index.touch(actor.node_id)
 
-    def _idle_with_slot(self, op: Operator) -> list[tuple[NodeCapacity, dict[str, ActorState]]]:
-        """(node, idle actors of `op` there) for the nodes with a CPU slot free for `op`."""
-        idle = self._idle[op.index]
-        return [
-            (node, idle[node_id])
-            for node_id, node in self._slot_nodes(op.spec.cpus).items()
-            if idle.get(node_id) and node.free_cpus + 1e-9 >= op.spec.cpus
-        ]
-
-    def _slot_nodes(self, cpus: float) -> dict[str, NodeCapacity]:
-        """The nodes that may have a slot for a worker of `cpus` CPUs (all of them for CPU-less workers)."""
-        return self._free if cpus > 1e-9 else self.nodes
+    def _track_pipelined(self, actor: ActorState) -> None:
+        """Keep the heap of busy actors with room for another queued call in step with `actor`."""
+        queued = len(actor.in_flight)
+        heap = self._pipelined[actor.stage_index]
+        if actor.ready and 0 < queued < self.config.pipeline_depth and actor.actor_id in self.actors:
+            heap.set(actor.actor_id, (queued, self._created[actor.actor_id]))
+        else:
+            heap.discard(actor.actor_id)
 
     def pick_actor(self, op: Operator) -> ActorState | None:
-        """The actor to take `op`'s next batch: an idle one on the freest node, else (short batches)
-        a busy one with room in its pipeline."""
-        best: ActorState | None = None
-        best_key: tuple[float, int] | None = None
-        for node, idle in self._idle_with_slot(op):  # the freest node; among equals, the oldest actor
-            oldest = min(idle.values(), key=lambda a: self._created[a.actor_id])
-            key = (-node.free_cpus, self._created[oldest.actor_id])
-            if best_key is None or key < best_key:
-                best, best_key = oldest, key
-        if best is not None or self.config.pipeline_depth <= 1:
-            return best
-        if op.avg_batch_s > self.config.short_batch_s:
+        """The actor to take `op`'s next batch: an idle one on the freest node (among equals, the
+        oldest actor), else (short batches) the busy one with the fewest calls queued (the oldest
+        among equals) while it has room in its pipeline."""
+        actor = self._index.idle_actor(op.index)
+        if actor is not None:
+            return actor
+        if self.config.pipeline_depth <= 1 or op.avg_batch_s > self.config.short_batch_s:
             return None
-        busy = [
-            a for a in self.by_stage[op.index].values() if a.ready and 0 < len(a.in_flight) < self.config.pipeline_depth
-        ]
-        return min(busy, key=lambda a: len(a.in_flight), default=None)
+        actor_id = self._pipelined[op.index].first()
+        return None if actor_id is None else self.actors[actor_id]
 
     def assign(self, batch: Batch, actor: ActorState) -> None:
         if not actor.in_flight:
@@ -166,6 +183,7 @@ class ActorPool:
             self._set_idle(actor, False)
         actor.in_flight.append(batch.batch_id)
         batch.actor_id = actor.actor_id
+        self._track_pipelined(actor)
 
     def call_ended(self, batch: Batch) -> None:
         """`batch`'s call returned (or failed): its actor's CPU slot frees when nothing else is queued on it."""
@@ -175,6 +193,7 @@ class ActorPool:
             if not actor.in_flight:
                 self._use_cpus(self.nodes[actor.node_id], -self.specs[actor.stage_index].cpus)
                 self._set_idle(actor, True)
+            self._track_pipelined(actor)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def on_ready(self, actor_id: str) -> None:
@@ -198,6 +217,8 @@ class ActorPool:
         self._on_node[actor.node_id] -= 1
         self._stage_on_node[index][actor.node_id] -= 1
         self._retiring.discard(actor_id)
+        self._pipelined[index].discard(actor_id)
+        self._index.touch(actor.node_id)
         spec = self.specs[actor.stage_index]
         node = self.nodes.get(actor.node_id)
         if node is not None:
@@ -217,6 +238,7 @@ class ActorPool:
                 self._claimed[actor.node_id] = left
             else:
                 self._claimed.pop(actor.node_id, None)
+            self._index.touch(actor.node_id)
 
     def on_died(self, actor_id: str) -> list[int]:
         """An actor is gone; returns the ids of the batches it had in flight."""
@@ -250,39 +272,16 @@ class ActorPool:
 
     # -- placement -------------------------------------------------------------------------------
     def _limit(self, op: Operator) -> int:
-        spec = op.spec
         total = self._slots[op.index]
-        if total is None:
-            nodes = self.nodes.values()
-            total = sum(worker_slots(n, spec.cpus, spec.gpus) for n in nodes if fits(n, spec.cpus, spec.gpus))
-            self._slots[op.index] = total
-        if spec.max_workers:
-            total = min(total, spec.max_workers)
+        if op.spec.max_workers:
+            total = min(total, op.spec.max_workers)
         return max(1, self.policy.pool_limit(op, total))
 
-    def _node_for(
-        self, op: Operator, need_free_slot: bool, reserved: dict[str, float] | None = None
-    ) -> NodeCapacity | None:
-        spec = op.spec
-        on_node, same_node = self._on_node, self._stage_on_node[op.index]
-        candidates = []
-        for node in (self._slot_nodes(spec.cpus) if need_free_slot else self.nodes).values():
-            if not fits(node, spec.cpus, spec.gpus) or node.free_gpus + 1e-9 < spec.gpus:
-                continue
-            if need_free_slot and node.free_cpus - (reserved or {}).get(node.node_id, 0.0) + 1e-9 < spec.cpus:
-                continue
-            cap = int(self.config.max_actors_per_node_factor * max(node.cpus, 1)) + len(self.specs)
-            if on_node.get(node.node_id, 0) >= cap:
-                continue
-            same = same_node.get(node.node_id, 0)
-            if same >= worker_slots(node, spec.cpus, spec.gpus):
-                continue
-            candidates.append(
-                (same / max(node.cpus, 1e-9), on_node.get(node.node_id, 0), -node.free_cpus, node.node_id)
-            )
-        if not candidates:
-            return None
-        return self.nodes[min(candidates)[3]]
+    def _node_for(self, op: Operator, need_free_slot: bool) -> NodeCapacity | None:
+        """The node for `op`'s next actor: spread (fewest actors of the stage per CPU, then fewest
+        actors, then most free CPUs), within the per-node caps; with `need_free_slot`, only where a
+        CPU is free that no starting actor has claimed."""
+        return self._index.best_node(op.index, need_free_slot)
 
     def _request(self, op: Operator, node: NodeCapacity) -> ActorRequest:
         actor_id = f"{op.index}-{op.spec.name}-{next(self._ids)}"
@@ -298,6 +297,7 @@ class ActorPool:
         stage_on_node[node.node_id] = stage_on_node.get(node.node_id, 0) + 1
         self.requested += 1
         node.gpus_held += op.spec.gpus
+        self._index.touch(node.node_id)
         self.stats.actor_started(op.index, replacement)
         return ActorRequest(actor_id, op.index, node.node_id)
 
@@ -336,22 +336,25 @@ class ActorPool:
         """Retire an idle actor of another stage whose resources (GPUs) would let `op` start one."""
         spec = op.spec
         candidates = []
-        for actor in self.actors.values():
-            if actor.stage_index == op.index or not actor.idle or actor.actor_id in self._retiring:
+        for other in chain:  # only idle actors qualify: visit those, not every actor
+            if other.index == op.index:
                 continue
-            node = self.nodes[actor.node_id]
-            freed = self.specs[actor.stage_index].gpus
-            if not fits(node, spec.cpus, spec.gpus) or node.free_gpus + freed + 1e-9 < spec.gpus:
-                continue
-            other = chain[actor.stage_index]
+            freed = self.specs[other.index].gpus
             busy_elsewhere = other.has_ready_batch() and not blocked(other)
-            candidates.append((busy_elsewhere, -len(self.by_stage[actor.stage_index]), actor.actor_id))
+            for node_id, idle in self._idle[other.index].items():
+                node = self.nodes.get(node_id)
+                if node is None:
+                    continue
+                if not fits(node, spec.cpus, spec.gpus) or node.free_gpus + freed + 1e-9 < spec.gpus:
+                    continue
+                size = -len(self.by_stage[other.index])
+                candidates.extend((busy_elsewhere, size, a) for a in idle if a not in self._retiring)
         if candidates:
             self._retiring.add(min(candidates)[2])
 
     def _spare(self, op: Operator) -> int:
         """Actors of the stage that will take a batch soon: starting ones, and idle ones with a free slot."""
-        return len(self._starting[op.index]) + sum(len(idle) for _, idle in self._idle_with_slot(op))
+        return len(self._starting[op.index]) + self._index.idle_with_slot(op.index)
 
     def _scale_up(self, chain: OperatorChain, blocked: Callable[[Operator], bool]) -> list[ActorRequest]:
         """More actors for stages with more ready batches than actors to take them, where CPU slots
@@ -366,14 +369,12 @@ class ActorPool:
             and len(self.by_stage[op.index]) < self._limit(op)
         ]
         wanting.sort(key=lambda op: -op.pending_work)
-        claimed = dict(self._claimed)
         for op in wanting:
             wanted = op.ready_batches() - self._spare(op)
             while wanted > 0 and len(self.by_stage[op.index]) < self._limit(op):
-                node = self._node_for(op, need_free_slot=True, reserved=claimed)
+                node = self._node_for(op, need_free_slot=True)  # claims of actors requested just now count
                 if node is None:
                     break
-                claimed[node.node_id] = claimed.get(node.node_id, 0.0) + op.spec.cpus
                 requests.append(self._request(op, node))
                 wanted -= 1
         return requests

@@ -24,8 +24,16 @@ def _line(row: dict[str, Any], elapsed: float) -> str:
 class ProgressReporter:
     """Shows the scheduler's per-stage snapshot while a run goes on."""
 
-    def __init__(self, enabled: bool = True, interval_s: float = 10.0, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        enabled: bool = True,
+        interval_s: float = 10.0,
+        stream: TextIO | None = None,
+        leading_rows: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """`leading_rows` are shown above the snapshot's (stages that ran before the pools, in the driver)."""
         self.enabled = enabled
+        self.leading_rows = list(leading_rows or [])
         self.interval_s = interval_s
         self.stream = stream or sys.stderr
         self.started = time.monotonic()
@@ -40,6 +48,7 @@ class ProgressReporter:
         if not self.enabled:
             return
         elapsed = time.monotonic() - self.started
+        rows = self.leading_rows + rows
         if self._live is not None:
             self._live.update(self._table(rows, elapsed))
             return

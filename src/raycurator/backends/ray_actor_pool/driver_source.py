@@ -9,6 +9,7 @@ been coming out of the stage on an actor.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from raycurator.backends.base import starting_tasks
 from raycurator.backends.failures import FailureLedger
@@ -47,6 +48,24 @@ class DriverSource:
             self._outputs = run_stage_in_process(self.stage, starting_tasks(None), self.counters, ledger)
         except BaseException as error:  # re-raised by result() in the calling thread
             self._error = error
+
+    def progress_row(self) -> dict[str, Any]:
+        """The stage's line in the live progress display (it is done before the actors start)."""
+        counters = self.counters
+        return {
+            "stage": counters.stage_name,
+            "tasks_in": counters.tasks_in,
+            "tasks_done": counters.tasks_attributed + counters.tasks_filtered + counters.tasks_failed,
+            "queued": 0,
+            "in_flight": 0,
+            "tasks_out": counters.tasks_out,
+            "rows_in": counters.rows_in,
+            "rows_out": counters.rows_out,
+            "actors": 0,
+            "busy_actors": 0,
+            "finished": True,
+            "failed": counters.tasks_failed,
+        }
 
     def result(self) -> list[Task]:
         """The stage's output tasks; raises what the stage raised (a `StageExecutionError`)."""

@@ -199,7 +199,11 @@ class RayActorPoolExecutor(BaseExecutor):
                     report.extra["checkpoint"] = self._checkpoint_figures(checkpoint, scheduler)
                 run_setup_on_nodes(pool_stages, nodes)
                 timeline.mark(RunPhase.NODES_READY)
-                progress = ProgressReporter(self.show_progress, self.options.progress_interval_s)
+                progress = ProgressReporter(
+                    self.show_progress,
+                    self.options.progress_interval_s,
+                    leading_rows=[source.progress_row()] if source is not None else None,
+                )
                 runtime = PoolRuntime(
                     planned,
                     scheduler,

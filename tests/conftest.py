@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -112,7 +113,13 @@ def _uses_ray(item: pytest.Item) -> bool:
     if "ray_session" in names or names & _SHARED_RAY or "cli" in names:
         return True
     source = getattr(getattr(item, "module", None), "__file__", None)
-    return bool(source) and "subprocess" in Path(source).read_text(encoding="utf-8")
+    return bool(source) and _starts_processes(source)
+
+
+@functools.cache
+def _starts_processes(module_file: str) -> bool:
+    """Whether a test module starts processes of its own (read once per module)."""
+    return "subprocess" in Path(module_file).read_text(encoding="utf-8")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups

@@ -14,6 +14,7 @@ from typing import Any
 from raycurator.backends.base import starting_tasks
 from raycurator.backends.failures import FailureLedger
 from raycurator.backends.local.stage_runner import run_stage_in_process
+from raycurator.backends.ray_actor_pool.scheduling.statistics import progress_row
 from raycurator.backends.report import StageCounters
 from raycurator.stages.base import ProcessingStage, RayStageSpecKeys
 from raycurator.tasks import Task
@@ -51,21 +52,7 @@ class DriverSource:
 
     def progress_row(self) -> dict[str, Any]:
         """The stage's line in the live progress display (it is done before the actors start)."""
-        counters = self.counters
-        return {
-            "stage": counters.stage_name,
-            "tasks_in": counters.tasks_in,
-            "tasks_done": counters.tasks_attributed + counters.tasks_filtered + counters.tasks_failed,
-            "queued": 0,
-            "in_flight": 0,
-            "tasks_out": counters.tasks_out,
-            "rows_in": counters.rows_in,
-            "rows_out": counters.rows_out,
-            "actors": 0,
-            "busy_actors": 0,
-            "finished": True,
-            "failed": counters.tasks_failed,
-        }
+        return progress_row(self.counters, finished=True)
 
     def result(self) -> list[Task]:
         """The stage's output tasks; raises what the stage raised (a `StageExecutionError`)."""

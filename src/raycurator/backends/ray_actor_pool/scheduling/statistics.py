@@ -132,20 +132,26 @@ class RunStatistics:
         for op, members in zip(operators, self.members, strict=True):
             ready, busy = load(op.index)
             for position, counters in enumerate(members):
-                rows.append(
-                    {
-                        "stage": counters.stage_name,
-                        "tasks_in": counters.tasks_in,
-                        "tasks_done": counters.tasks_attributed + counters.tasks_filtered + counters.tasks_failed,
-                        "queued": op.pending_work if position == 0 else 0,
-                        "in_flight": len(op.in_flight),
-                        "tasks_out": counters.tasks_out,
-                        "rows_in": counters.rows_in,
-                        "rows_out": counters.rows_out,
-                        "actors": ready,
-                        "busy_actors": busy,
-                        "finished": op.finished(),
-                        "failed": counters.tasks_failed,
-                    }
-                )
+                queued = op.pending_work if position == 0 else 0
+                rows.append(progress_row(counters, op.finished(), queued, len(op.in_flight), ready, busy))
         return rows
+
+
+def progress_row(
+    counters: StageCounters, finished: bool, queued: int = 0, in_flight: int = 0, actors: int = 0, busy_actors: int = 0
+) -> dict[str, Any]:
+    """One stage's line in progress displays (`backends.progress`)."""
+    return {
+        "stage": counters.stage_name,
+        "tasks_in": counters.tasks_in,
+        "tasks_done": counters.tasks_attributed + counters.tasks_filtered + counters.tasks_failed,
+        "queued": queued,
+        "in_flight": in_flight,
+        "tasks_out": counters.tasks_out,
+        "rows_in": counters.rows_in,
+        "rows_out": counters.rows_out,
+        "actors": actors,
+        "busy_actors": busy_actors,
+        "finished": finished,
+        "failed": counters.tasks_failed,
+    }
